@@ -1,0 +1,85 @@
+"""qlab: the quantization library behind the qlab course.
+
+One small module per lesson; the public names below are what the notebooks call.
+Names are imported lazily (on first use), so ``import qlab`` is instant and does
+not load torch or bitsandbytes until a function that needs them runs.
+
+=====================  ===========================  ==========================
+lesson                 module                       main names
+=====================  ===========================  ==========================
+01 number formats      ``qlab.floats``              decompose, compose, ...
+02 absmax              ``qlab.absmax``              absmax_quantize
+03 zero-point          ``qlab.zeropoint``           zeropoint_quantize
+04 granularity         ``qlab.granularity``         (shared reshaping)
+05 LLM.int8()          ``qlab.llm_int8``            int8_vectorwise_quant, llm_int8_matmul
+06 4-bit: FP4 / NF4    ``qlab.codebooks``           create_normal_map, NF4, FP4
+                       ``qlab.fourbit``             quantize_4bit, dequantize_4bit
+                       ``qlab.blockwise``           quantize_blockwise (8-bit dynamic)
+all                    ``qlab.metrics``             mse, sqnr_db, bits_per_parameter
+=====================  ===========================  ==========================
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> submodule that defines it
+_EXPORTS: dict[str, str] = {
+    # float formats
+    "FloatFormat": "floats",
+    "FORMATS": "floats",
+    "decompose": "floats",
+    "compose": "floats",
+    "representable_values": "floats",
+    "format_table": "floats",
+    "cast_to_format": "floats",
+    # absmax / zero-point at any granularity
+    "absmax_quantize": "absmax",
+    "absmax_dequantize": "absmax",
+    "AbsmaxParams": "absmax",
+    "zeropoint_quantize": "zeropoint",
+    "zeropoint_dequantize": "zeropoint",
+    "ZeropointParams": "zeropoint",
+    # LLM.int8()
+    "int8_vectorwise_quant": "llm_int8",
+    "int8_vectorwise_dequant": "llm_int8",
+    "find_outlier_columns": "llm_int8",
+    "llm_int8_matmul": "llm_int8",
+    # code tables
+    "create_normal_map": "codebooks",
+    "create_dynamic_map": "codebooks",
+    "get_4bit_code": "codebooks",
+    "NF4_CODE": "codebooks",
+    "FP4_CODE": "codebooks",
+    # 8-bit blockwise and 4-bit
+    "quantize_blockwise": "blockwise",
+    "dequantize_blockwise": "blockwise",
+    "BlockwiseState": "blockwise",
+    "quantize_4bit": "fourbit",
+    "dequantize_4bit": "fourbit",
+    "QuantState": "fourbit",
+    # metrics
+    "mse": "metrics",
+    "sqnr_db": "metrics",
+    "max_abs_error": "metrics",
+    "storage_bytes": "metrics",
+    "bits_per_parameter": "metrics",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qlab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"qlab.{module}"), name)
+    globals()[name] = value  # cache: the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
