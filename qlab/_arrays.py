@@ -75,7 +75,9 @@ def as_float_array(
         arr = t.contiguous().numpy()
     else:
         if isinstance(A, (str, bytes)) or A is None:
-            raise TypeError(f"{func}: {name} must be a numpy array or torch tensor of floats, got {type(A).__name__}")
+            raise TypeError(
+                f"{func}: {name} must be a numpy array or torch tensor of floats, got {type(A).__name__}"
+            )
         arr = np.asarray(A)
         dtype = arr.dtype.name
         _check_dtype(dtype, name, func, allow_float64)
@@ -139,10 +141,11 @@ def restore(arr: np.ndarray, origin: Origin, *, float_dtype: str | None = None) 
         arr = arr.astype(ml_dtypes.bfloat16 if float_dtype == "bfloat16" else np.dtype(float_dtype))
     if not origin.is_torch:
         return arr
+    arr = np.require(arr, requirements="C")  # keeps 0-d arrays 0-d (ascontiguousarray would not)
     if arr.dtype == ml_dtypes.bfloat16:
-        t = torch.from_numpy(np.ascontiguousarray(arr).view(np.int16)).view(torch.bfloat16)
+        t = torch.from_numpy(arr.view(np.int16)).view(torch.bfloat16)
     else:
-        t = torch.from_numpy(np.ascontiguousarray(arr))
+        t = torch.from_numpy(arr)
     return t.to(origin.device) if origin.device is not None and origin.device.type != "cpu" else t
 
 
@@ -154,3 +157,31 @@ def to_numpy(x: Any) -> np.ndarray:
             return t.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
         return t.numpy()
     return np.asarray(x)
+
+
+def output_origin(like: Any, dtype: str) -> Origin:
+    """An :class:`Origin` for results that follow ``like``'s type and device but have ``dtype``."""
+    if is_tensor(like):
+        return Origin(True, dtype, like.device)
+    return Origin(False, dtype)
+
+
+def restore_fields(obj: Any, origin: Origin, fields: tuple[str, ...]) -> None:
+    """Convert the named numpy-array fields of a (state) object, in place, to the caller's type."""
+    for field in fields:
+        value = getattr(obj, field)
+        if isinstance(value, (np.ndarray, np.generic)):
+            setattr(obj, field, restore(np.asarray(value), origin))
+
+
+def float32_mean(x: np.ndarray) -> np.float32:
+    """Mean of float32 values, rounded the way bitsandbytes gets it (torch's float32 reduction).
+
+    Double quantization subtracts this mean from the block scales, and a one-ulp
+    difference in it can flip an 8-bit code, so to match bitsandbytes bit for bit
+    qlab asks torch for this single number when torch is installed; without
+    torch it falls back to the float64 mean rounded to float32.
+    """
+    if torch is not None:
+        return np.float32(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).mean().item())
+    return np.float32(np.asarray(x, dtype=np.float64).mean())
