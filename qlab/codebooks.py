@@ -96,8 +96,8 @@ NF4_CODE: np.ndarray = np.array(
 )
 """The NF4 table, index order = value order. ``create_normal_map()`` rebuilds it exactly."""
 
-# bitsandbytes' FP4: bits s e1 e0 m with exponent bias 2^(2-1) = 2 and a
-# subnormal at e = 0 (0.0625 = 0.5 · 2^-3 relative to the top value 12 = 1.5 · 2^3).
+# bitsandbytes' FP4: bits s e1 e0 m. The exponent field e = 1, 2, 3 stands for 2^3, 2^2, 2^1
+# (bitsandbytes' own ordering) and e = 0 is subnormal, 0.0625 · m; the top value is 1.5 · 2^3 = 12.
 # Listed in bit-pattern order 0b0000 ... 0b1111, then normalised by the largest (12).
 # Pattern 0b1000 is minus zero; we keep the sign (-0.0), as bitsandbytes' C and
 # CUDA kernels do (its Python table writes it as +0; the two compare equal).
