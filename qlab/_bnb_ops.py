@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import as_float_array, is_tensor, to_numpy
+from ._arrays import _check_dtype, as_float_array, check_finite, is_tensor, to_numpy
 from ._bnb import bnb_functional
 from .blockwise import BlockwiseState, _check_code
 from .fourbit import QuantState, check_4bit_args
@@ -25,9 +25,20 @@ except ImportError:  # pragma: no cover
 
 
 def _torch_input(A: Any, func: str, allow_nonfinite: bool = False) -> torch.Tensor:
-    """Validate like the numpy path does, then return a torch tensor (original dtype and device)."""
-    as_float_array(A, func=func, allow_float64=False, allow_nonfinite=allow_nonfinite)
-    return A if is_tensor(A) else torch.from_numpy(np.ascontiguousarray(A))
+    """Validate like the numpy path does, then return a torch tensor (original dtype and device).
+
+    For tensors the checks run on the tensor's own device: copying a GPU tensor
+    to the host just to look for NaN would cost more than quantizing it.
+    """
+    if not is_tensor(A):
+        as_float_array(A, func=func, allow_float64=False, allow_nonfinite=allow_nonfinite)
+        return torch.from_numpy(np.ascontiguousarray(A))
+    _check_dtype(str(A.dtype).removeprefix("torch."), "A", func, allow_float64=False)
+    if A.numel() == 0:
+        raise ValueError(f"{func}: A is empty (shape {tuple(A.shape)}); there is nothing to quantize")
+    if not allow_nonfinite and not bool(torch.isfinite(A).all()):
+        check_finite(A.detach().float().cpu().numpy(), func=func)  # raises, with counts and position
+    return A
 
 
 def _to_torch(x: Any, device: Any) -> Any:
@@ -141,6 +152,8 @@ def int8_vectorwise_quant(A: Any, threshold: float = 0.0):
     F = bnb_functional()
     threshold = _check_threshold(threshold, "int8_vectorwise_quant")
     t = _torch_input(A, "int8_vectorwise_quant")
+    if t.is_cuda and t.dtype != torch.float16:
+        t = t.half()  # bitsandbytes' CUDA kernel takes float16 only
     codes, stats, cols = F.int8_vectorwise_quant(t.clone(), threshold=threshold)  # bnb writes into A
     return _back(codes, A), _back(stats, A), _back(cols, A)
 
@@ -158,9 +171,12 @@ def llm_int8_matmul(X: Any, W: Any, threshold: float = 6.0):
     x = _torch_input(X, "llm_int8_matmul")
     w = _to_torch(W, x.device).to(x.dtype)
     x2 = x.reshape(-1, x.shape[-1])
+    if x2.is_cuda and x2.dtype != torch.float16:  # bitsandbytes' CUDA int8 kernels take float16 only
+        x2, w = x2.half(), w.half()
     cx, sx, cols = F.int8_vectorwise_quant(x2.clone(), threshold=threshold)
     cw, sw, _ = F.int8_vectorwise_quant(w.clone())
-    out = F.int8_mm_dequant(F.int8_linear_matmul(cx, cw), sx, sw, dtype=torch.float32)
+    acc = F.int8_linear_matmul(cx, cw)  # int32
+    out = torch.ops.bitsandbytes.int8_mm_dequant(acc, sx, sw, torch.float32)
     if cols is not None and cols.numel():
         out += x2[:, cols].float() @ w[:, cols].float().T
-    return _back(out.to(x.dtype).reshape(*x.shape[:-1], w.shape[0]), X)
+    return _back(out.to(X.dtype if is_tensor(X) else x.dtype).reshape(*x.shape[:-1], w.shape[0]), X)

@@ -1,0 +1,56 @@
+"""The setup routes agree: requirements, environment.yml, Makefile, CI and README."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def requirement_lines(name: str) -> list[str]:
+    lines = (ROOT / name).read_text(encoding="utf-8").splitlines()
+    return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
+
+
+def test_torch_is_pinned_with_its_reason():
+    text = (ROOT / "requirements.txt").read_text(encoding="utf-8")
+    assert "torch==2.13.0" in requirement_lines("requirements.txt")
+    assert "CUDA" in text  # the comment says why
+
+
+def test_every_runtime_requirement_is_pinned():
+    for name in ("requirements.txt", "requirements-nodeps.txt"):
+        for line in requirement_lines(name):
+            assert re.fullmatch(r"[A-Za-z0-9_.\-]+==[0-9][0-9A-Za-z.+\-]*", line), f"{name}: {line!r} is not pinned"
+
+
+def test_environment_yml_delegates_to_the_pip_requirements():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
+    deps = env["dependencies"]
+    assert "python=3.11" in deps and "pip" in deps
+    pip_section = next(d["pip"] for d in deps if isinstance(d, dict))
+    assert pip_section == ["-r requirements-dev.txt", "-e ."]
+    # dev requirements pull the runtime ones; the no-deps file is named in the instructions
+    assert requirement_lines("requirements-dev.txt")[0] == "-r requirements.txt"
+    assert "requirements-nodeps.txt" in (ROOT / "environment.yml").read_text(encoding="utf-8")
+    # no package is pinned in environment.yml itself (one source of truth)
+    assert not [d for d in deps if isinstance(d, str) and d not in ("python=3.11", "pip")]
+
+
+def test_makefile_installs_every_requirement_file_and_ci_runs_make_test():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    for name in ("requirements-dev.txt", "requirements-nodeps.txt"):
+        assert f"-r {name}" in makefile
+    assert "--no-deps -r requirements-nodeps.txt" in makefile
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert re.search(r"^make test$", ci, re.M)
+
+
+def test_readme_gives_the_same_test_command_as_ci():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "make test" in readme and "make lab" in readme
+    assert readme.index("make lab") < readme.index("conda env create -f environment.yml")
+    assert "not exercised in CI" in readme
