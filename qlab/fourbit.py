@@ -29,12 +29,12 @@ shorter last block; the last block's absmax is stored clamped to >= 1e-38
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
 from math import prod
 from typing import Any
 
 import numpy as np
 
+from . import lookup
 from ._arrays import (
     as_float_array,
     check_choice,
@@ -52,7 +52,6 @@ BLOCKSIZES = (32, 64, 128, 256, 512, 1024, 2048, 4096)
 """Block sizes bitsandbytes accepts for 4-bit quantization."""
 QUANT_TYPES = ("nf4", "fp4")
 NESTED_BLOCKSIZE = 256  # double quantization: block scales are quantized 256 at a time
-_CHUNK = 1 << 16  # values processed at once; keeps temporaries in the CPU cache
 
 
 @dataclass
@@ -93,89 +92,44 @@ def check_4bit_args(quant_type: str, blocksize: Any, func: str) -> None:
         )
 
 
-@cache
-def _bin_tables(quant_type: str) -> tuple[np.ndarray, np.ndarray, float]:
-    """Tables that find each value's code with two lookups instead of a search.
-
-    [-1, 1] is cut into 2^16 equal bins. Every bin contains at most one of the
-    15 midpoints, so a value's code is "codes below this bin" plus one if it lies
-    above the bin's midpoint. Because rounding is monotone, this gives exactly
-    the same answer as counting midpoints below the value (bitsandbytes'
-    ``torch.bucketize``), while costing two gathers per value.
-    Returns (code_by_bin_and_side of shape (bins, 2), midpoint_in_bin, bins/2).
-    """
-    code = get_4bit_code(quant_type)
-    # Stable sort keeps +0 (pattern 0) before -0 (pattern 8) for FP4, as torch.argsort does,
-    # so 0.0 gets code 0 and tiny positive values get code 8.
-    order = np.argsort(code, kind="stable")
-    midpoints = (code[order[:-1]] + code[order[1:]]) / np.float32(2)
-    bins = 1 << 16
-    half = np.float32(bins // 2)
-    bin_of_mid = np.floor((midpoints + np.float32(1)) * half).astype(np.int64)
-    assert np.all(np.diff(bin_of_mid) > 0), "two midpoints share a bin"
-    below = np.searchsorted(bin_of_mid, np.arange(bins + 1), side="left")  # midpoints in lower bins
-    mid_in_bin = np.full(bins + 1, np.inf, dtype=np.float32)
-    mid_in_bin[bin_of_mid] = midpoints
-    sorted_index = np.stack([below, np.minimum(below + 1, 15)], axis=1)
-    return order[sorted_index].astype(np.uint8), mid_in_bin, float(half)
-
-
-def _codes_of(scaled: np.ndarray, quant_type: str) -> np.ndarray:
-    """4-bit code (uint8 0..15) of each value of ``scaled`` (already in [-1, 1], or NaN)."""
-    by_bin, mid_in_bin, half = _bin_tables(quant_type)
-    by_bin_flat = by_bin.reshape(-1)
-    codes = np.empty(scaled.size, dtype=np.uint8)
-    # Work through the array in cache-sized chunks: each step below makes a
-    # temporary, and temporaries that stay in the CPU cache are several times faster.
-    for start in range(0, scaled.size, _CHUNK):
-        s = scaled[start : start + _CHUNK]
-        nan = np.isnan(s)
-        has_nan = nan.any()
-        if has_nan:
-            s = np.where(nan, np.float32(1), s)
-        b = ((s + np.float32(1)) * np.float32(half)).astype(np.int32)
-        above = s > mid_in_bin.take(b)
-        b <<= 1
-        b += above
-        chunk = by_bin_flat.take(b)
-        if has_nan:  # NaN sorts after every midpoint in torch.bucketize: the largest code
-            chunk[nan] = by_bin[-1, 1]
-        codes[start : start + _CHUNK] = chunk
-    return codes
-
-
-def scale_blocks(flat: np.ndarray, blocksize: int) -> tuple[np.ndarray, np.ndarray]:
-    """Split into blocks and scale into [-1, 1]; returns (scaled values (flat), absmax per block)."""
-    n = flat.size
-    full = n - n % blocksize
-    blocks = flat[:full].reshape(-1, blocksize)
-    # max|x| as max(max x, -min x): two reads, no temporary |x| array; NaN propagates as in torch
-    absmax = np.maximum(blocks.max(axis=1, initial=-np.inf), -blocks.min(axis=1, initial=np.inf)).astype(
+def _absmax_rows(blocks: np.ndarray) -> np.ndarray:
+    """max |x| of each row, as max(max x, -min x): no temporary |x| array; NaN propagates as in torch."""
+    return np.maximum(blocks.max(axis=1, initial=-np.inf), -blocks.min(axis=1, initial=np.inf)).astype(
         np.float32
     )
-    scaled = np.empty(n, dtype=np.float32)
-    with np.errstate(invalid="ignore", over="ignore"):  # inf and NaN are kept as bitsandbytes keeps them
-        inverse = np.float32(1) / np.maximum(absmax, np.float32(1e-38))
-        np.multiply(blocks, inverse[:, None], out=scaled[:full].reshape(-1, blocksize))
+
+
+def quantize_blocks(flat: np.ndarray, blocksize: int, quant_type: str) -> tuple[np.ndarray, np.ndarray]:
+    """The whole 4-bit quantizer on a flat float32 array: (packed bytes, absmax per block).
+
+    Full blocks are scaled by ``1 / max(absmax, 1e-38)`` (a multiplication, as
+    bitsandbytes does). A shorter last block stores its absmax clamped to >= 1e-38
+    and is *divided* by it. An odd count is padded with one 0.
+    """
+    n = flat.size
+    full = n - n % blocksize
+    absmax = np.empty(-(-n // blocksize), dtype=np.float32)
+    packed = np.empty((n + 1) // 2, dtype=np.uint8)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # inf/NaN: kept, as in bitsandbytes
+        # One pass over memory: each cache-sized chunk (a whole number of blocks, since
+        # lookup.CHUNK is a multiple of every block size) is reduced, scaled, coded and
+        # packed while it is still in the CPU cache.
+        for start in range(0, full, lookup.CHUNK):
+            stop = min(start + lookup.CHUNK, full)
+            blocks = flat[start:stop].reshape(-1, blocksize)
+            first = start // blocksize
+            block_max = absmax[first : first + blocks.shape[0]]
+            block_max[:] = _absmax_rows(blocks)
+            scaled = blocks * (np.float32(1) / np.maximum(block_max, np.float32(1e-38)))[:, None]
+            packed[start // 2 : stop // 2] = lookup.pack_nibbles(
+                lookup.codes_of(scaled.reshape(-1), quant_type)
+            )
         if full < n:
             tail = flat[full:]
-            tail_max = np.abs(tail).max()
-            tail_max = np.float32(np.nan if np.isnan(tail).any() else max(tail_max, np.float32(1e-38)))
-            np.divide(tail, tail_max, out=scaled[full:])
-            absmax = np.append(absmax, tail_max).astype(np.float32)
-        np.clip(scaled, -1, 1, out=scaled)
-    return scaled, absmax
-
-
-def pack_nibbles(codes: np.ndarray) -> np.ndarray:
-    """Two 4-bit codes per byte, the first in the high nibble; odd counts get a padding code."""
-    return ((codes[0::2] << 4) | codes[1::2]).astype(np.uint8)
-
-
-def unpack_nibbles(packed: np.ndarray, n: int) -> np.ndarray:
-    """Inverse of :func:`pack_nibbles` for the first ``n`` codes."""
-    flat = packed.reshape(-1)
-    return np.stack([flat >> 4, flat & 0x0F], axis=1).reshape(-1)[:n]
+            absmax[-1] = np.nan if np.isnan(tail).any() else max(np.abs(tail).max(), np.float32(1e-38))
+            scaled = np.append(tail / absmax[-1], np.zeros(n % 2, np.float32)).astype(np.float32)
+            packed[full // 2 :] = lookup.pack_nibbles(lookup.codes_of(scaled, quant_type))
+    return packed, absmax
 
 
 @dispatch
@@ -203,11 +157,8 @@ def quantize_4bit(
     func = "quantize_4bit"
     check_4bit_args(quant_type, blocksize, func)
     x, origin = as_float_array(A, func=func, allow_float64=False, allow_nonfinite=allow_nonfinite)
-    flat = x.reshape(-1)
-    scaled, absmax = scale_blocks(flat, blocksize)
-    if scaled.size % 2:
-        scaled = np.append(scaled, np.float32(0))
-    packed = pack_nibbles(_codes_of(scaled, quant_type)).reshape(-1, 1)
+    packed, absmax = quantize_blocks(x.reshape(-1), blocksize, quant_type)
+    packed = packed.reshape(-1, 1)
     state = QuantState(absmax, tuple(x.shape), origin.dtype, blocksize, quant_type, get_4bit_code(quant_type))
     if compress_statistics:
         state.offset, state.absmax, state.state2 = double_quantize(absmax)
@@ -252,25 +203,8 @@ def dequantize_4bit(A: Any, state: QuantState) -> Any:
         raise ValueError(
             f"{func}: {n} values in blocks of {state.blocksize} need {-(-n // state.blocksize)} scales, got {scales.size}"
         )
-    values = _lookup_pairs(packed.reshape(-1), state.quant_type)[:n]
-    full = n - n % state.blocksize
-    with np.errstate(invalid="ignore", over="ignore"):  # inf/NaN scales: kept, as bitsandbytes keeps them
-        head = values[:full].reshape(-1, state.blocksize)
-        np.multiply(head, scales[: head.shape[0], None], out=head)
-        if full < n:
-            values[full:] *= scales[-1]
+    values = np.empty(packed.size * 2, dtype=np.float32)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf/NaN scales are kept, as bitsandbytes keeps them
+        lookup.dequantize_into(values, packed.reshape(-1), scales, state.blocksize, state.quant_type)
+    values = values[:n]
     return restore(values.reshape(state.shape), output_origin(A, state.dtype), float_dtype=state.dtype)
-
-
-@cache
-def _table_pairs(quant_type: str) -> np.ndarray:
-    """For each byte 0..255, its two table values (high nibble first), as one 8-byte word."""
-    code = get_4bit_code(quant_type)
-    byte = np.arange(256)
-    pairs = np.stack([code[byte >> 4], code[byte & 0x0F]], axis=1).astype(np.float32)
-    return pairs.view(np.uint64).reshape(-1)
-
-
-def _lookup_pairs(packed: np.ndarray, quant_type: str) -> np.ndarray:
-    """Float32 table values of every nibble of ``packed``: one 8-byte gather per byte."""
-    return _table_pairs(quant_type).take(packed).view(np.float32)
