@@ -7,7 +7,10 @@ import logging
 import numpy as np
 import pytest
 
+import qlab.lessons
+
 logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+qlab.lessons.load_all()  # register every lesson's exercises, so the exercise tests see them all
 
 DATA_KINDS = ("normal", "heavy_tailed", "outlier", "all_zero", "tiny", "constant")
 
