@@ -11,7 +11,7 @@ PORT   ?= 8888
 # JupyterLab refuses to start as root unless told it is fine (containers, classroom VMs).
 ROOT_FLAG = $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: install lab test lint bench compare clean-notebooks execute-notebooks
+.PHONY: install lab test lint bench compare notebooks execute-notebooks
 
 install: $(STAMP)
 
@@ -30,8 +30,8 @@ test: $(STAMP)
 	$(PY) -m pytest tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check qlab tests bench
-	$(VENV)/bin/ruff format --check qlab tests bench
+	$(VENV)/bin/ruff check qlab tests bench tools
+	$(VENV)/bin/ruff format --check qlab tests bench tools
 
 bench: $(STAMP)
 	$(PY) bench/bench_cpu.py
@@ -39,6 +39,8 @@ bench: $(STAMP)
 compare: $(STAMP)
 	$(PY) -m qlab compare
 
-# Re-run every committed notebook top to bottom and store its outputs (deterministic).
-execute-notebooks: $(STAMP)
-	$(PY) tools/execute_notebooks.py notebooks/en/*.ipynb notebooks/tr/*.ipynb
+# Build both languages from notebooks/src and run them top to bottom, storing outputs (deterministic).
+notebooks: $(STAMP)
+	$(PY) tools/build_notebooks.py
+
+execute-notebooks: notebooks

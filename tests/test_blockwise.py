@@ -54,7 +54,9 @@ def test_nonfinite_values_match_bitsandbytes(bnb_F):
     ours, our_state = qlab.quantize_blockwise(x, blocksize=4, allow_nonfinite=True)
     assert np.array_equal(ours, codes.numpy())
     assert np.array_equal(our_state.absmax, state.absmax.numpy())
-    assert np.array_equal(qlab.dequantize_blockwise(ours, our_state), bnb_F.dequantize_blockwise(codes, state).numpy())
+    assert np.array_equal(
+        qlab.dequantize_blockwise(ours, our_state), bnb_F.dequantize_blockwise(codes, state).numpy()
+    )
     with pytest.raises(ValueError, match="1 NaN and 2 Inf"):
         qlab.quantize_blockwise(x, blocksize=4)
 

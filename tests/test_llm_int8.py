@@ -29,7 +29,9 @@ def test_vectorwise_quant_parity(bnb_F, dtype, threshold, shape):
     ours, our_stats, our_cols = qlab.int8_vectorwise_quant(x, threshold=threshold)
     assert torch.equal(ours, codes) and torch.equal(our_stats, stats)
     assert (cols is None and our_cols is None) or torch.equal(cols, our_cols)
-    assert torch.equal(qlab.int8_vectorwise_dequant(ours, our_stats), bnb_F.int8_vectorwise_dequant(codes, stats))
+    assert torch.equal(
+        qlab.int8_vectorwise_dequant(ours, our_stats), bnb_F.int8_vectorwise_dequant(codes, stats)
+    )
 
 
 def test_hand_worked_row():
@@ -82,9 +84,21 @@ def test_int32_accumulation_is_exact():
 @pytest.mark.parametrize(
     ("X", "W", "kwargs", "error", "match"),
     [
-        (np.ones((2, 3), np.float32), np.ones((4, 5), np.float32), {}, ValueError, "X.shape\\[-1\\] == W.shape\\[1\\]"),
+        (
+            np.ones((2, 3), np.float32),
+            np.ones((4, 5), np.float32),
+            {},
+            ValueError,
+            "X.shape\\[-1\\] == W.shape\\[1\\]",
+        ),
         (np.ones((2, 3), np.float32), np.ones(3, np.float32), {}, ValueError, "W must be 2-D"),
-        (np.ones((2, 3), np.float32), np.ones((4, 3), np.float32), {"threshold": -1}, ValueError, "threshold"),
+        (
+            np.ones((2, 3), np.float32),
+            np.ones((4, 3), np.float32),
+            {"threshold": -1},
+            ValueError,
+            "threshold",
+        ),
         (np.ones((2, 3), np.int32), np.ones((4, 3), np.float32), {}, TypeError, "int32"),
         (np.full((2, 3), np.nan, np.float32), np.ones((4, 3), np.float32), {}, ValueError, "NaN"),
     ],

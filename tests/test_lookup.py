@@ -22,7 +22,9 @@ def test_codes_of_equals_the_exact_rule_on_every_16_bit_prefix(quant_type):
 @pytest.mark.parametrize("quant_type", ["nf4", "fp4"])
 def test_midpoints_and_their_neighbours(quant_type):
     midpoints, _ = lookup.sorted_table(quant_type)
-    values = np.concatenate([midpoints, np.nextafter(midpoints, 2), np.nextafter(midpoints, -2)]).astype(np.float32)
+    values = np.concatenate([midpoints, np.nextafter(midpoints, 2), np.nextafter(midpoints, -2)]).astype(
+        np.float32
+    )
     assert np.array_equal(lookup.codes_of(values, quant_type), lookup.exact_codes(values, quant_type))
 
 

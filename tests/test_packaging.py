@@ -24,7 +24,9 @@ def test_torch_is_pinned_with_its_reason():
 def test_every_runtime_requirement_is_pinned():
     for name in ("requirements.txt", "requirements-nodeps.txt"):
         for line in requirement_lines(name):
-            assert re.fullmatch(r"[A-Za-z0-9_.\-]+==[0-9][0-9A-Za-z.+\-]*", line), f"{name}: {line!r} is not pinned"
+            assert re.fullmatch(r"[A-Za-z0-9_.\-]+==[0-9][0-9A-Za-z.+\-]*", line), (
+                f"{name}: {line!r} is not pinned"
+            )
 
 
 def test_environment_yml_delegates_to_the_pip_requirements():

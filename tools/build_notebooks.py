@@ -173,8 +173,27 @@ def clean(nb: NotebookNode, seed: str) -> NotebookNode:
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags")
         cell.metadata = {"tags": tags} if tags else {}
+        if cell.cell_type == "code":
+            cell.outputs = _merge_streams(cell.outputs)
     _stable_widget_ids(nb, seed)
     return nb
+
+
+def _merge_streams(outputs: list) -> list:
+    """Join consecutive stdout (or stderr) chunks: where the kernel splits printed text
+    depends on timing, so merging keeps rebuilds byte-identical."""
+    merged: list = []
+    for out in outputs:
+        if (
+            out.get("output_type") == "stream"
+            and merged
+            and merged[-1].get("output_type") == "stream"
+            and merged[-1].get("name") == out.get("name")
+        ):
+            merged[-1]["text"] += out["text"]
+        else:
+            merged.append(out)
+    return merged
 
 
 def execute(nb: NotebookNode, cwd: Path) -> NotebookNode:
