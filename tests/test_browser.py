@@ -1,0 +1,335 @@
+"""The welcome lesson in a real browser: JupyterLab + headless Chromium, in English and Turkish.
+
+nbval checks the stored outputs; this test checks what a learner sees. For each language it opens
+`notebooks/<lang>/00_welcome.ipynb` (a copy in a temporary folder) in a fresh JupyterLab workspace,
+runs all cells from the Run menu, waits until every code cell has run, moves the lesson's IntSlider with
+the keyboard and checks that the printed readout and the plot image follow. A screenshot per language is
+saved under pytest's tmp folder and, if QLAB_SCREENSHOT_DIR is set, there too; a failure leaves
+`failed_<lang>.png` and `.html` (the page's DOM) in the tmp folder and prints where.
+
+Needs Debian's `chromium` (CI installs it) and Playwright for Python; it skips cleanly without them.
+QLAB_CHROMIUM=/path/to/chromium picks another browser binary (a missing path makes the test skip).
+Playwright's own browser download (`playwright install`) is never used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = [
+    pytest.mark.browser,
+    # Playwright's sync API runs its driver in an event loop that may leave sockets for the GC.
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+LESSON = "00_welcome.ipynb"
+LANGS = ("en", "tr")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SERVER_START_S = 60
+RUN_ALL_S = 60
+WIDGET_S = 30
+
+
+def find_chromium() -> str | None:
+    """Path of the Chromium binary, or None. QLAB_CHROMIUM overrides the search (a missing path gives None)."""
+    override = os.environ.get("QLAB_CHROMIUM")
+    if override is not None:
+        return override if os.path.isfile(override) and os.access(override, os.X_OK) else None
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get_json(url: str, timeout: float = 2.0):
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.loads(response.read().decode())
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    path = find_chromium()
+    if path is None:
+        where = os.environ.get("QLAB_CHROMIUM", "/usr/bin/chromium or `chromium` on PATH")
+        pytest.skip(f"Chromium not found ({where}); install Debian's `chromium` to run the browser test")
+    return path
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    """A throw-away notebook folder with copies of the lesson (the repository's notebooks stay untouched)."""
+    base = tmp_path_factory.mktemp("browser")
+    for lang in LANGS:
+        (base / "nb" / lang).mkdir(parents=True)
+        shutil.copy2(ROOT / "notebooks" / lang / LESSON, base / "nb" / lang / LESSON)
+    return base
+
+
+@pytest.fixture(scope="module")
+def lab_url(chromium_path, workdir):
+    """A JupyterLab server on 127.0.0.1 with fresh config, data, runtime, settings and workspace folders."""
+    pytest.importorskip("jupyterlab")
+    pytest.importorskip("ipywidgets")
+    port = _free_port()
+    env = dict(os.environ)
+    env.pop("MPLBACKEND", None)  # inherited by the kernel: Agg would hide the plots
+    for name in ("config", "data", "runtime", "settings", "workspaces", "home", "ipython"):
+        (workdir / name).mkdir()
+    env.update(
+        JUPYTER_CONFIG_DIR=str(workdir / "config"),
+        JUPYTER_DATA_DIR=str(workdir / "data"),
+        JUPYTER_RUNTIME_DIR=str(workdir / "runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(workdir / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(workdir / "workspaces"),
+        IPYTHONDIR=str(workdir / "ipython"),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
+    )
+    # No "Would you like to get notified about official Jupyter news?" toast over the notebook.
+    notification = (
+        workdir / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    )
+    notification.parent.mkdir(parents=True)
+    notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--allow-root",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        "--ServerApp.token=",
+        "--ServerApp.password=",
+        "--IdentityProvider.token=",
+        "--ServerApp.disable_check_xsrf=True",  # lets the teardown POST /api/shutdown
+        f"--notebook-dir={workdir / 'nb'}",
+        "--MappingKernelManager.default_kernel_name=python3",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    log_path = workdir / "jupyter.log"
+    log = open(log_path, "wb")  # closed in the finally below
+    proc = subprocess.Popen(
+        cmd, cwd=workdir / "nb", env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(
+                    f"JupyterLab exited with {proc.returncode}:\n{log_path.read_text(errors='replace')}"
+                )
+            try:
+                _get_json(f"{url}/api/status")
+                with urllib.request.urlopen(f"{url}/lab", timeout=2.0) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, OSError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"JupyterLab did not answer in {SERVER_START_S} s:\n{log_path.read_text(errors='replace')}"
+                )
+            time.sleep(0.2)
+        yield url
+    finally:
+        try:  # graceful: the server shuts its kernels down too
+            request = urllib.request.Request(f"{url}/api/shutdown", method="POST", data=b"")
+            urllib.request.urlopen(request, timeout=5.0).close()
+        except (urllib.error.URLError, OSError):
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        try:  # any kernel left in the server's process group
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path, workdir):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    profile = workdir / "chromium-profile"
+    with sync_api.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=chromium_path,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 1400},
+            locale="en-US",
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def _wait_all_cells_ran(page, timeout_s: float) -> None:
+    """Wait until every code cell shows an execution count, or a cell raised and nothing is left running."""
+    page.wait_for_function(
+        """() => {
+            const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
+            if (!nb) return false;
+            const prompts = [...nb.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent.trim());
+            if (prompts.some(p => p === '[*]:')) return false;
+            const failed = nb.querySelector('[data-mime-type="application/vnd.jupyter.error"]') !== null;
+            return failed || (prompts.length > 0 && prompts.every(p => /^\\[\\d+\\]:$/.test(p)));
+        }""",
+        timeout=timeout_s * 1000,
+        polling=250,
+    )
+
+
+def _wait_kernel_idle(lab_url: str, path: str, timeout_s: float) -> None:
+    """The kernel of the notebook at `path` is started and reports `idle` (polled through the REST API)."""
+    deadline = time.monotonic() + timeout_s
+    states = []
+    while time.monotonic() < deadline:
+        states = [
+            s["kernel"]["execution_state"] for s in _get_json(f"{lab_url}/api/sessions") if s["path"] == path
+        ]
+        if states == ["idle"]:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"kernel of {path} not idle after {timeout_s} s: {states}")
+
+
+def _shutdown_sessions(lab_url: str) -> None:
+    """Stop the lesson's kernel, so the next language does not share the CPU with an idle one."""
+    try:
+        for session in _get_json(f"{lab_url}/api/sessions"):
+            request = urllib.request.Request(f"{lab_url}/api/sessions/{session['id']}", method="DELETE")
+            urllib.request.urlopen(request, timeout=10.0).close()
+    except (urllib.error.URLError, OSError):
+        pass
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_welcome_lesson_slider_in_browser(lang, lab_url, browser, workdir):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WIDGET_S * 1000)
+    page = browser.new_page()
+    page.set_default_timeout(WIDGET_S * 1000)
+    started = time.monotonic()
+    try:
+        workspace = f"qlab-{lang}-{uuid.uuid4().hex[:8]}"
+        path = f"{lang}/{LESSON}"
+        page.goto(f"{lab_url}/lab/workspaces/{workspace}/tree/{path}?reset")
+        notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
+        notebook.locator(".jp-MarkdownCell h1").first.wait_for(state="visible")
+        # The kernel must be up and connected before Run All: a click during start-up can be lost.
+        _wait_kernel_idle(lab_url, path, WIDGET_S)
+        page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\| Idle$")).wait_for()
+
+        # Run ▸ Run All Cells, as a learner would.
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
+        _wait_all_cells_ran(page, RUN_ALL_S)
+        _wait_kernel_idle(lab_url, path, WIDGET_S)
+        errors = notebook.locator('[data-mime-type="application/vnd.jupyter.error"]')
+        assert errors.count() == 0, f"a cell raised:\n{errors.first.text_content()}"
+
+        # The interactive widget: an IntSlider, its readout and an output area with the printed text and the plot.
+        interact = notebook.locator(".widget-interact").first
+        interact.scroll_into_view_if_needed()
+        readout = interact.locator(".widget-readout").first
+        output = interact.locator(".widget-output").first
+        image = output.locator("img").first
+        image.wait_for(state="visible")
+        expect(readout).to_have_text("7")
+        expect(output).to_contain_text("7B")
+        text_before = output.inner_text()
+        src_before = image.get_attribute("src")
+        assert "7B" in text_before, text_before
+        assert src_before and src_before.startswith("data:image/png")
+
+        handle = interact.locator(".widget-slider [role=slider], .widget-slider .noUi-handle").first
+        handle.focus()
+        for _ in range(5):
+            page.keyboard.press("ArrowRight")
+        expect(handle).to_have_attribute("aria-valuenow", re.compile(r"^12(\.0)?$"))
+        expect(readout).to_have_text("12")
+        # The kernel reruns memory_readout(12): new text and a new plot replace the old ones.
+        page.wait_for_function(
+            """([out, before]) => {
+                const img = out.querySelector('img');
+                return img && img.getAttribute('src') !== before && out.innerText.includes('12B');
+            }""",
+            arg=[output.element_handle(), src_before],
+            timeout=WIDGET_S * 1000,
+        )
+        _wait_kernel_idle(lab_url, path, WIDGET_S)
+        text_after = output.inner_text()
+        assert text_after != text_before and "12B" in text_after and "7B" not in text_after
+        assert image.get_attribute("src") != src_before
+
+        if lang == "tr":  # Turkish text renders: title, prose and the widget's label
+            visible = notebook.locator(".jp-MarkdownCell h1").first.inner_text() + interact.inner_text()
+            assert re.search("[ıİşŞğĞüÜöÖçÇ]", visible), visible
+            assert "ı" in visible or "ş" in visible
+
+        # Screenshot: the slider, its readout and the redrawn plot in view.
+        interact.evaluate("el => el.scrollIntoView({block: 'center'})")
+        shot = workdir / f"welcome_{lang}.png"
+        page.screenshot(path=str(shot))
+        target = os.environ.get("QLAB_SCREENSHOT_DIR")
+        if target:
+            Path(target).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(shot, Path(target) / shot.name)
+        print(f"{lang}: {time.monotonic() - started:.1f} s, screenshot {shot}")
+    except Exception:
+        page.screenshot(path=str(workdir / f"failed_{lang}.png"))
+        (workdir / f"failed_{lang}.html").write_text(page.content())
+        print(f"failure artefacts: {workdir}/failed_{lang}.png and .html")
+        raise
+    finally:
+        page.close()
+        _shutdown_sessions(lab_url)
+
+
+def test_skips_without_chromium(monkeypatch):
+    """QLAB_CHROMIUM pointing nowhere means no browser: the fixture skips instead of failing."""
+    monkeypatch.setenv("QLAB_CHROMIUM", "/nonexistent/chromium")
+    assert find_chromium() is None
