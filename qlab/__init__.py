@@ -48,6 +48,7 @@ _EXPORTS: dict[str, str] = {
     "int8_vectorwise_dequant": "llm_int8",
     "find_outlier_columns": "llm_int8",
     "llm_int8_matmul": "llm_int8",
+    "llm_int8_linear": "llm_int8",
     # code tables
     "create_normal_map": "codebooks",
     "create_dynamic_map": "codebooks",

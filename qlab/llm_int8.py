@@ -57,10 +57,10 @@ def find_outlier_columns(X: Any, threshold: float = 6.0) -> np.ndarray:
     """Indices of the feature dimensions (last axis) where any ``|x| >= threshold``."""
     func = "find_outlier_columns"
     threshold = _check_threshold(threshold, func)
-    x = _rows(as_float_array(X, name="X", func=func)[0], func)
-    if threshold == 0:
-        return np.zeros(0, dtype=np.int64)
-    return np.flatnonzero((np.abs(x) >= threshold).any(axis=0)).astype(np.int64)
+    x, origin = as_float_array(X, name="X", func=func)
+    x = _rows(x, func)
+    cols = np.flatnonzero((np.abs(x) >= threshold).any(axis=0)) if threshold > 0 else []
+    return restore(np.asarray(cols, dtype=np.int64), origin)
 
 
 def _vectorwise(x: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -132,6 +132,27 @@ def int8_matmul_int32(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a.astype(np.float64) @ b.astype(np.float64).T).astype(np.int32)
 
 
+def _decomposed_matmul(
+    x2: np.ndarray, cw: np.ndarray, sw: np.ndarray, threshold: float, w_float: np.ndarray
+) -> np.ndarray:
+    """Core of LLM.int8(): int8 part (outlier columns zeroed) + float part on the outlier columns."""
+    cx, sx, cols = _vectorwise(x2, threshold)
+    out = int8_matmul_int32(cx, cw) * (sx[:, None] * sw[None, :]) * _INV_127_SQUARED
+    if cols is not None and cols.size:
+        out += x2[:, cols] @ w_float[:, cols].T
+    return out.astype(np.float32)
+
+
+def _check_matmul_shapes(x: np.ndarray, w_shape: tuple[int, ...], func: str) -> None:
+    if len(w_shape) != 2:
+        raise ValueError(f"{func}: W must be 2-D (out_features, in_features), got shape {w_shape}")
+    if x.ndim == 0 or x.shape[-1] != w_shape[1]:
+        raise ValueError(
+            f"{func}: X has {x.shape[-1] if x.ndim else 0} features (shape {x.shape}) but W expects "
+            f"{w_shape[1]} (shape {w_shape}); X @ W.T needs X.shape[-1] == W.shape[1]"
+        )
+
+
 @dispatch
 def llm_int8_matmul(X: Any, W: Any, threshold: float = 6.0) -> Any:
     """``X @ W.T`` the LLM.int8() way (like ``nn.Linear`` without bias).
@@ -152,18 +173,31 @@ def llm_int8_matmul(X: Any, W: Any, threshold: float = 6.0) -> Any:
     threshold = _check_threshold(threshold, func)
     x, origin = as_float_array(X, name="X", func=func, allow_float64=False)
     w = as_float_array(W, name="W", func=func, allow_float64=False)[0]
-    if w.ndim != 2:
-        raise ValueError(f"{func}: W must be 2-D (out_features, in_features), got shape {w.shape}")
-    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
-        raise ValueError(
-            f"{func}: X has {x.shape[-1] if x.ndim else 0} features (shape {x.shape}) but W expects "
-            f"{w.shape[1]} (shape {w.shape}); X @ W.T needs X.shape[-1] == W.shape[1]"
-        )
-    x2 = _rows(x, func)
-    cx, sx, cols = _vectorwise(x2, threshold)
+    _check_matmul_shapes(x, w.shape, func)
     cw, sw, _ = _vectorwise(w, 0.0)
-    out = int8_matmul_int32(cx, cw) * (sx[:, None] * sw[None, :]) * _INV_127_SQUARED
-    if cols is not None and cols.size:
-        out += x2[:, cols] @ w[:, cols].T
-    out = out.astype(np.float32).reshape(*x.shape[:-1], w.shape[0])
-    return restore(out, origin, float_dtype=origin.dtype if origin.dtype != "float64" else None)
+    out = _decomposed_matmul(x.reshape(-1, x.shape[-1]), cw, sw, threshold, w_float=w)
+    return restore(out.reshape(*x.shape[:-1], w.shape[0]), origin, float_dtype=origin.dtype)
+
+
+def llm_int8_linear(X: Any, weight_codes: Any, weight_stats: Any, threshold: float = 6.0) -> Any:
+    """``X @ W.T`` with ``W`` *stored* in int8 (codes and row stats from :func:`int8_vectorwise_quant`).
+
+    This is what an int8 inference layer (bitsandbytes' ``Linear8bitLt``) does:
+    the weight is quantized once and kept in int8, so the outlier columns are
+    multiplied with the *dequantized* weight columns (there is no float copy).
+
+    Returns ``(..., out_features)`` in ``X``'s dtype (float32 for float64 input).
+    """
+    func = "llm_int8_linear"
+    threshold = _check_threshold(threshold, func)
+    x, origin = as_float_array(X, name="X", func=func, allow_float64=False)
+    cw = to_numpy(weight_codes)
+    if cw.dtype != np.int8:
+        raise TypeError(f"{func}: weight_codes must be int8 (from int8_vectorwise_quant), got {cw.dtype}")
+    _check_matmul_shapes(x, cw.shape, func)
+    sw = np.asarray(to_numpy(weight_stats), dtype=np.float32).reshape(-1)
+    if sw.size != cw.shape[0]:
+        raise ValueError(f"{func}: {cw.shape[0]} weight rows but {sw.size} weight_stats")
+    w_float = (cw * sw[:, None]) * _INV_127  # the dequantized weight, for the outlier columns
+    out = _decomposed_matmul(x.reshape(-1, x.shape[-1]), cw, sw, threshold, w_float=w_float)
+    return restore(out.reshape(*x.shape[:-1], cw.shape[0]), origin, float_dtype=origin.dtype)

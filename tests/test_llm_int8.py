@@ -73,6 +73,23 @@ def test_matmul_shapes_dtypes_and_backends():
     assert qlab.llm_int8_matmul(x.half(), w.half()).dtype == torch.float16
 
 
+def test_llm_int8_linear_uses_the_stored_int8_weight_for_outlier_columns():
+    x = activations(rows=16, cols=128, outlier_cols=(5,))
+    w = np.random.default_rng(3).standard_normal((32, 128)).astype(np.float32)
+    codes, stats, _ = qlab.int8_vectorwise_quant(w)
+    out = qlab.llm_int8_linear(x, codes, stats, threshold=6.0)
+    w_int8 = qlab.int8_vectorwise_dequant(codes, stats)
+    rest = x.copy()
+    rest[:, 5] = 0
+    cx, sx, _ = qlab.int8_vectorwise_quant(rest)
+    int8_part = qlab.llm_int8.int8_matmul_int32(cx, codes) * np.outer(sx, stats) * np.float32(6.200124e-05)
+    assert np.allclose(out, int8_part + x[:, [5]] @ w_int8[:, [5]].T, rtol=1e-6, atol=1e-6)
+    with pytest.raises(TypeError, match="int8"):
+        qlab.llm_int8_linear(x, w, stats)
+    with pytest.raises(ValueError, match="weight_stats"):
+        qlab.llm_int8_linear(x, codes, stats[:-1])
+
+
 def test_int32_accumulation_is_exact():
     rng = np.random.default_rng(0)
     a = rng.integers(-127, 128, (8, 4096)).astype(np.int8)

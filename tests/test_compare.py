@@ -1,0 +1,96 @@
+"""``qlab compare`` on the real MiniLM: the orderings asserted here were measured, not hoped for.
+
+Measured (128 shipped sentences, 2 cores; see the issue-3 report):
+per-tensor INT8 absmax cos 0.969 / NN 0.805, per-channel 0.9995 / 0.961, zero-point per-tensor 0.987,
+INT4 g64 0.946, FP4 0.937, NF4 0.969, NF4+DQ 0.969, LLM.int8() 0.999.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from qlab.__main__ import main as qlab_main
+from qlab.compare import CompareRow, format_table, run_compare
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def rows() -> dict[str, CompareRow]:
+    return {r.format: r for r in run_compare("minilm", progress=False)}
+
+
+def test_every_format_has_a_row(rows):
+    from qlab.models.quantize import FORMATS
+
+    assert list(rows) == list(FORMATS)
+    fp32 = rows["fp32"]
+    assert fp32.mean_cosine == pytest.approx(1.0, abs=1e-6) and fp32.nn_agreement == 1.0
+    assert fp32.bits_per_parameter == 32.0 and fp32.model_mb == pytest.approx(90.86, abs=0.01)
+    assert all(r.perplexity is None and r.seconds > 0 for r in rows.values())
+
+
+def test_granularity_orderings(rows):
+    tensor, channel = rows["int8-absmax-tensor"], rows["int8-absmax-channel"]
+    # the heavy-tailed FFN down-projections ruin one scale per tensor
+    assert channel.mean_cosine > 0.999 > 0.98 > tensor.mean_cosine > 0.95
+    assert channel.nn_agreement > tensor.nn_agreement + 0.1
+    assert channel.weight_sqnr_db > tensor.weight_sqnr_db + 15
+    assert rows["int8-absmax-g64"].weight_sqnr_db > channel.weight_sqnr_db
+    # zero-point helps per tensor (it uses all 256 codes), and per-channel beats both
+    assert channel.mean_cosine > rows["int8-zeropoint-tensor"].mean_cosine > tensor.mean_cosine
+    assert rows["int8-zeropoint-channel"].mean_cosine > 0.999
+
+
+def test_four_bit_orderings(rows):
+    nf4, fp4, int4 = rows["nf4"], rows["fp4"], rows["int4-absmax-g64"]
+    assert nf4.mean_cosine > int4.mean_cosine > fp4.mean_cosine
+    assert nf4.nn_agreement > fp4.nn_agreement
+    assert nf4.weight_sqnr_db > int4.weight_sqnr_db > fp4.weight_sqnr_db
+    # double quantization: fewer bits, practically the same model
+    dq = rows["nf4-dq"]
+    assert dq.bits_per_parameter < 4.13 < nf4.bits_per_parameter == 4.5
+    assert dq.mean_cosine == pytest.approx(nf4.mean_cosine, abs=1e-3)
+    # every 8-bit per-channel/group format beats every 4-bit format
+    eight = [rows[n] for n in ("int8-absmax-channel", "int8-absmax-g64", "int8-zeropoint-g64", "llm-int8")]
+    assert min(r.mean_cosine for r in eight) > max(r.mean_cosine for r in (nf4, fp4, int4, dq))
+
+
+def test_llm_int8_and_footprints(rows):
+    assert rows["llm-int8"].mean_cosine > 0.998
+    assert rows["llm-int8"].bits_per_parameter == pytest.approx(
+        rows["int8-absmax-channel"].bits_per_parameter
+    )
+    # the fp32 word embeddings (47 MB) stay: the model shrinks far less than its Linear weights
+    assert 58 < rows["int8-absmax-tensor"].model_mb < 59 and 53 < rows["nf4"].model_mb < 54
+    assert rows["nf4-dq"].model_mb < rows["nf4"].model_mb
+
+
+def test_table_in_both_languages(rows):
+    ordered = list(rows.values())
+    en = format_table(ordered, "en")
+    tr = format_table(ordered, "tr")
+    assert en.splitlines()[0].split()[:2] == ["format", "bits/param"]
+    assert tr.startswith("biçim") and "parametre başına bit" in tr and "en yakın komşu uyumu" in tr
+    assert "32.00" in en and "32,00" in tr
+    assert len(en.splitlines()) == len(rows) + 2
+
+
+def test_cli_turkish_with_plot(tmp_path, capsys):
+    plot = tmp_path / "chart.png"
+    argv = ["compare", "--formats", "fp32,int8-absmax-tensor,nf4", "--sentences", "32", "--lang", "tr"]
+    assert qlab_main([*argv, "--plot", str(plot), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "nicemleme karşılaştırması" in out and "biçim" in out and "ort. kosinüs" in out
+    assert "grafik kaydedildi" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_usage_and_bad_input(capsys):
+    assert qlab_main([]) == 0
+    assert "compare" in capsys.readouterr().out
+    assert qlab_main(["frobnicate"]) == 2
+    with pytest.raises(ValueError, match="unknown format"):
+        run_compare("minilm", ["int3"], loaded=object())
+    with pytest.raises(ValueError, match="unknown model"):
+        run_compare("gpt2")
