@@ -26,6 +26,11 @@ import numpy as np
 
 from .codebooks import get_4bit_code
 
+try:  # optional: only used to round to float16/bfloat16 faster
+    import torch
+except ImportError:  # pragma: no cover
+    torch = None  # type: ignore[assignment]
+
 CHUNK = 1 << 16
 """Values handled per step: temporaries of this size stay in the CPU cache, which
 makes a chain of numpy operations several times faster than on whole arrays."""
@@ -105,17 +110,20 @@ def _pair_table(quant_type: str) -> np.ndarray:
 def dequantize_into(
     out: np.ndarray, packed: np.ndarray, scales: np.ndarray, blocksize: int, quant_type: str
 ) -> None:
-    """``out[i] = table[code_i] · scale of i's block`` for an even-length float32 ``out``.
+    """``out[i] = table[code_i] · scale of i's block``, computed in float32, for an even-length ``out``.
 
-    Each byte is looked up once (its two values at a time); each chunk is scaled
-    while it is still in the cache. ``CHUNK`` is a multiple of every block size.
+    ``out`` may be float32, float16 or bfloat16 (ml_dtypes); the float32 product
+    is rounded to it at the end, as bitsandbytes does. Each byte is looked up once
+    (two values at a time) and each chunk is scaled, and rounded, while it is still
+    in the cache. ``CHUNK`` is a multiple of every block size.
     """
     pairs = _pair_table(quant_type)
     n = out.size
+    buffer = out if out.dtype == np.float32 else np.empty(min(CHUNK, n), dtype=np.float32)
     for start in range(0, n, CHUNK):
         stop = min(start + CHUNK, n)
-        chunk = out[start:stop]
-        # mode="clip" lets numpy write straight into `out` (indices are bytes: nothing is clipped)
+        chunk = out[start:stop] if buffer is out else buffer[: stop - start]
+        # mode="clip" lets numpy write straight into `chunk` (indices are bytes: nothing is clipped)
         pairs.take(packed[start // 2 : stop // 2], out=chunk.view(np.uint64), mode="clip")
         full = (stop - start) - (stop - start) % blocksize
         head = chunk[:full].reshape(-1, blocksize)
@@ -123,3 +131,18 @@ def dequantize_into(
         np.multiply(head, scales[first_block : first_block + head.shape[0], None], out=head)
         if full < stop - start:
             chunk[full:] *= scales[first_block + head.shape[0]]
+        if buffer is not out:
+            round_into(out[start:stop], chunk)
+
+
+def round_into(dst: np.ndarray, src: np.ndarray) -> None:
+    """Round float32 ``src`` to ``dst``'s half-precision dtype (to nearest even).
+
+    torch does this several times faster than numpy's float16 conversion, with
+    the same result, so qlab uses it when it is installed.
+    """
+    if torch is None:
+        dst[...] = src
+        return
+    target = torch.float16 if dst.dtype == np.float16 else torch.bfloat16
+    torch.from_numpy(dst.view(np.int16)).view(target).copy_(torch.from_numpy(src))
