@@ -7,6 +7,8 @@ INT4 g64 0.946, FP4 0.937, NF4 0.969, NF4+DQ 0.969, LLM.int8() 0.999.
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from qlab.__main__ import main as qlab_main
@@ -15,9 +17,22 @@ from qlab.compare import CompareRow, format_table, run_compare
 pytestmark = pytest.mark.slow
 
 
+class NetworkUsed(AssertionError):
+    pass
+
+
 @pytest.fixture(scope="module")
 def rows() -> dict[str, CompareRow]:
-    return {r.format: r for r in run_compare("minilm", progress=False)}
+    """The whole comparison, run with the network switched off: any connection attempt fails the test."""
+
+    def refuse(*args, **kwargs):
+        raise NetworkUsed(f"qlab compare tried to open a network connection: {args[1:] or kwargs}")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", refuse)
+        mp.setattr(socket, "create_connection", refuse)
+        mp.setattr(socket, "getaddrinfo", refuse)
+        return {r.format: r for r in run_compare("minilm", progress=False)}
 
 
 def test_every_format_has_a_row(rows):
