@@ -16,7 +16,11 @@ lesson                 module                       main names
                        ``qlab.fourbit``             quantize_4bit, dequantize_4bit
                        ``qlab.blockwise``           quantize_blockwise (8-bit dynamic)
 all                    ``qlab.metrics``             mse, sqnr_db, bits_per_parameter
+real models            ``qlab.models``              load_minilm, quantize_model, perplexity
+command line           ``qlab.compare``             ``python -m qlab compare``
 =====================  ===========================  ==========================
+
+How the work is split between numpy and bitsandbytes: :mod:`qlab.backend`.
 """
 
 from __future__ import annotations
