@@ -14,8 +14,10 @@ it bit for bit): rather than a binary search per value, it cuts [-1, 1] into
 65,536 equal bins and precomputes, for each bin centre, the nearest code. A value
 ``s`` goes to bin ``floor((s + 1) / 2 · 65535 + 0.5)``. For about one value in a
 thousand the bin's code is not the truly nearest one (the two candidates are
-then within 1/65535 of each other), and an exact 0.0 lands on code 131, a tiny
-positive number, not on code 127 (= 0). These are bitsandbytes' choices; qlab
+then within 1/65535 of each other), an exact 0.0 lands on code 131, a tiny
+positive number, not on code 127 (= 0), and the codes nearest zero, packed closer
+than one bin, cannot all be reached: a value equal to one of them may come back
+as its neighbour. These are bitsandbytes' choices; qlab
 reproduces them so that learners can compare results exactly.
 """
 
