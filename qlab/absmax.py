@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from qlab._arrays import Origin, as_float_array, check_int, is_tensor, restore, to_numpy
-from qlab.granularity import Grouping, make_grouping
+from qlab.granularity import GroupedScales, make_grouping
 
 __all__ = ["AbsmaxParams", "absmax_quantize", "absmax_dequantize"]
 
@@ -52,7 +52,7 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)
-class AbsmaxParams:
+class AbsmaxParams(GroupedScales):
     """Everything needed, besides the codes, to dequantize.
 
     ``scale`` has the keepdims shape of :attr:`Grouping.scale_shape` (e.g.
@@ -67,19 +67,7 @@ class AbsmaxParams:
     shape: tuple[int, ...]  # shape of the original tensor (and of the codes)
     dtype: str  # dtype of the original tensor; dequantization returns it
 
-    @property
-    def qmax(self) -> int:
-        """Largest code, ``2**(bits-1) - 1``; codes lie in ``[-qmax, qmax]``."""
-        return 2 ** (self.bits - 1) - 1
-
-    @property
-    def step(self) -> Any:
-        """Distance between neighbouring grid values, ``1 / scale`` (per group)."""
-        return 1.0 / self.scale
-
-    @property
-    def grouping(self) -> Grouping:
-        return make_grouping(self.shape, self.axis, self.group_size)
+    # qmax (codes lie in [-qmax, qmax]), step and grouping come from GroupedScales
 
 
 def absmax_quantize(

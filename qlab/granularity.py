@@ -171,6 +171,28 @@ def make_grouping(
     return Grouping(shape, axis, group_size)
 
 
+class GroupedScales:
+    """What absmax and zero-point parameters share: a scale per group, and the grouping.
+
+    Mixed into :class:`qlab.absmax.AbsmaxParams` and :class:`qlab.zeropoint.ZeropointParams`,
+    which provide the fields ``scale``, ``bits``, ``axis``, ``group_size`` and ``shape``.
+    """
+
+    @property
+    def qmax(self) -> int:
+        """Largest code, ``2**(bits-1) - 1``."""
+        return 2 ** (self.bits - 1) - 1
+
+    @property
+    def step(self):
+        """Distance between neighbouring grid values, ``1 / scale`` (per group)."""
+        return 1.0 / self.scale
+
+    @property
+    def grouping(self) -> Grouping:
+        return make_grouping(self.shape, self.axis, self.group_size)
+
+
 def _nearby_divisors(n: int, target: int, count: int = 6) -> str:
     """The ``count`` divisors of ``n`` closest to ``target``, for error messages."""
     small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]

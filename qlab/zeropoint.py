@@ -53,7 +53,7 @@ import numpy as np
 
 from qlab._arrays import as_float_array, check_int, restore, to_numpy
 from qlab.absmax import MAX_BITS, MIN_BITS, _check_codes, _origin_of
-from qlab.granularity import Grouping, make_grouping
+from qlab.granularity import GroupedScales, make_grouping
 
 __all__ = ["ZeropointParams", "zeropoint_quantize", "zeropoint_dequantize"]
 
@@ -61,7 +61,7 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)
-class ZeropointParams:
+class ZeropointParams(GroupedScales):
     """Everything needed, besides the codes, to dequantize.
 
     ``scale`` (float64) and ``zero_point`` (int16, values in ``[qmin, qmax]``)
@@ -82,19 +82,7 @@ class ZeropointParams:
         """Smallest code, ``-2**(bits-1)``."""
         return -(2 ** (self.bits - 1))
 
-    @property
-    def qmax(self) -> int:
-        """Largest code, ``2**(bits-1) - 1``."""
-        return 2 ** (self.bits - 1) - 1
-
-    @property
-    def step(self) -> Any:
-        """Distance between neighbouring grid values, ``1 / scale`` (per group)."""
-        return 1.0 / self.scale
-
-    @property
-    def grouping(self) -> Grouping:
-        return make_grouping(self.shape, self.axis, self.group_size)
+    # qmax, step and grouping come from GroupedScales
 
 
 def zeropoint_quantize(

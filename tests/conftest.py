@@ -6,6 +6,8 @@ import logging
 
 import numpy as np
 import pytest
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import qlab.lessons
 
@@ -44,3 +46,21 @@ def bnb_F():
     from qlab._bnb import bnb_functional
 
     return bnb_functional()
+
+
+FINITE_F32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def quant_cases(draw, elements=FINITE_F32):
+    """(X, bits, axis, group_size) over all bit widths and granularities."""
+    rows = draw(st.integers(1, 5))
+    cols = draw(st.sampled_from([1, 2, 3, 4, 6, 8, 12]))
+    X = draw(hnp.arrays(np.float32, (rows, cols), elements=elements))
+    bits = draw(st.integers(2, 8))
+    kind = draw(st.sampled_from(["tensor", "channel", "group"]))
+    axis = draw(st.sampled_from([0, 1, -1, -2])) if kind == "channel" else None
+    group_size = (
+        draw(st.sampled_from([d for d in (1, 2, 3, 4, 6) if cols % d == 0])) if kind == "group" else None
+    )
+    return X, bits, axis, group_size

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import quant_cases
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -13,24 +14,6 @@ from qlab.absmax import absmax_dequantize, absmax_quantize
 from qlab.granularity import make_grouping
 from qlab.metrics import mse
 from qlab.zeropoint import ZeropointParams, zeropoint_dequantize, zeropoint_quantize
-
-FINITE_F32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
-
-
-@st.composite
-def quant_cases(draw, elements=FINITE_F32):
-    """(X, bits, axis, group_size) over all bit widths and granularities."""
-    rows = draw(st.integers(1, 5))
-    cols = draw(st.sampled_from([1, 2, 3, 4, 6, 8, 12]))
-    X = draw(hnp.arrays(np.float32, (rows, cols), elements=elements))
-    bits = draw(st.integers(2, 8))
-    kind = draw(st.sampled_from(["tensor", "channel", "group"]))
-    axis = draw(st.sampled_from([0, 1, -1, -2])) if kind == "channel" else None
-    group_size = (
-        draw(st.sampled_from([d for d in (1, 2, 3, 4, 6) if cols % d == 0])) if kind == "group" else None
-    )
-    return X, bits, axis, group_size
-
 
 # --- hand-worked examples -------------------------------------------------------------
 
