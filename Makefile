@@ -1,6 +1,9 @@
 # Two commands on a fresh machine (Python 3.11 + pip, nothing else):
 #   make lab    create .venv if missing, install everything, open the course in JupyterLab
-#   make test   create or update the same .venv and run the whole test suite
+#               (English menus; `make lab-tr` or `make lab LAB_LANG=tr` opens JupyterLab's own
+#               menus in Turkish, e.g. Çalıştır ▸ Tüm Hücreleri Çalıştır, in the Turkish lessons)
+#   make test   create or update the same .venv, build the website and run the whole test suite
+#   make site   the course as a static website in both languages (build/site/index.html)
 # Both are idempotent: once installed they skip straight to the work.
 
 PYTHON ?= python3
@@ -8,10 +11,21 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.qlab-installed
 PORT   ?= 8888
+# Language of JupyterLab's own interface: en (default) or tr. Not called LANG: that is the locale
+# variable of the shell and the kernel.
+LAB_LANG ?= en
+# Turkish: the language pack (requirements.txt) plus a default-settings override for this launch only
+# (tools/jupyterlab-tr/labconfig/default_setting_overrides.json sets the translation setting's locale
+# to tr_TR); a language chosen in Settings ▸ Language still wins.
+LAB_ENV_en =
+LAB_ENV_tr = JUPYTER_CONFIG_PATH="$(CURDIR)/tools/jupyterlab-tr$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}"
+ifeq ($(filter $(LAB_LANG),en tr),)
+$(error LAB_LANG must be en or tr, not '$(LAB_LANG)')
+endif
 # JupyterLab refuses to start as root unless told it is fine (containers, classroom VMs).
 ROOT_FLAG = $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: install lab test lint bench compare notebooks execute-notebooks
+.PHONY: install lab lab-tr test lint bench compare notebooks execute-notebooks site
 
 install: $(STAMP)
 
@@ -24,14 +38,31 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt pyprojec
 	@touch $@
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG)
+	$(LAB_ENV_$(LAB_LANG)) $(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG)
 
-test: $(STAMP)
+lab-tr:
+	@$(MAKE) --no-print-directory lab LAB_LANG=tr
+
+SITE_STAMP = $(VENV)/.qlab-site-installed
+
+# The website's tools (Sphinx, myst-nb, sphinx-book-theme, sphinx-copybutton, MathJax from
+# sphinx-mathjax-offline), added to the same .venv; no pinned version changes.
+$(SITE_STAMP): $(STAMP) requirements-site.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-site.txt
+	@touch $@
+
+# The course as a static website in both languages, from the stored outputs (no re-execution, no
+# network): build/site/index.html, build/site/en/, build/site/tr/.
+site: $(SITE_STAMP)
+	$(PY) tools/build_site.py
+
+# The site is built first: tests/test_site.py checks it (and skips where it was not built).
+test: $(STAMP) site
 	$(PY) -m pytest tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check qlab tests bench tools
-	$(VENV)/bin/ruff format --check qlab tests bench tools
+	$(VENV)/bin/ruff check qlab tests bench tools site
+	$(VENV)/bin/ruff format --check qlab tests bench tools site
 
 bench: $(STAMP)
 	$(PY) bench/bench_cpu.py

@@ -31,12 +31,14 @@ def main(rounds: int = 30) -> None:
     for size in (4096, 8192):
         for dtype in (torch.float16, torch.bfloat16, torch.float32):
             x = (torch.randn(size, size, device="cuda", generator=None) * 0.02).to(dtype)
-            packed, state = qlab.quantize_4bit(x, "nf4", 64)
+            packed, state = qlab.quantize_4bit(x, quant_type="nf4", blocksize=64)
             tasks = {
                 "device copy": lambda x=x: x.clone(),
-                "nf4 quantize": lambda x=x: qlab.quantize_4bit(x, "nf4", 64),
+                "nf4 quantize": lambda x=x: qlab.quantize_4bit(x, quant_type="nf4", blocksize=64),
                 "nf4 dequantize": lambda p=packed, s=state: qlab.dequantize_4bit(p, s),
-                "nf4+DQ quantize": lambda x=x: qlab.quantize_4bit(x, "nf4", 64, compress_statistics=True),
+                "nf4+DQ quantize": lambda x=x: qlab.quantize_4bit(
+                    x, quant_type="nf4", blocksize=64, compress_statistics=True
+                ),
                 "int8 vectorwise": lambda x=x: qlab.int8_vectorwise_quant(x),
             }
             for task in tasks.values():

@@ -47,6 +47,11 @@ _EXPORTS: dict[str, str] = {
     "zeropoint_quantize": "zeropoint",
     "zeropoint_dequantize": "zeropoint",
     "ZeropointParams": "zeropoint",
+    # clipping (calibration) before absmax
+    "clip_percentile": "calibration",
+    "mse_optimal_clip": "calibration",
+    "mse_versus_clip": "calibration",
+    "absmax_quantize_clipped": "calibration",
     # LLM.int8()
     "int8_vectorwise_quant": "llm_int8",
     "int8_vectorwise_dequant": "llm_int8",
@@ -56,6 +61,11 @@ _EXPORTS: dict[str, str] = {
     # code tables
     "create_normal_map": "codebooks",
     "create_dynamic_map": "codebooks",
+    "create_linear_map": "codebooks",
+    "create_fp8_map": "codebooks",
+    "get_4bit_type": "codebooks",
+    "nf4_values": "codebooks",
+    "dynamic_map_values": "codebooks",
     "get_4bit_code": "codebooks",
     "NF4_CODE": "codebooks",
     "FP4_CODE": "codebooks",
@@ -65,7 +75,20 @@ _EXPORTS: dict[str, str] = {
     "BlockwiseState": "blockwise",
     "quantize_4bit": "fourbit",
     "dequantize_4bit": "fourbit",
+    "quantize_nf4": "fourbit",
+    "quantize_fp4": "fourbit",
+    "dequantize_nf4": "fourbit",
+    "dequantize_fp4": "fourbit",
     "QuantState": "fourbit",
+    # calibration-based quantization (lesson 08)
+    "gptq_quantize": "gptq",
+    "gptq_dequantize": "gptq",
+    "gptq_hessian": "gptq",
+    "awq_quantize": "awq",
+    "awq_dequantize": "awq",
+    # Apple MLX's affine group-wise format (lesson 10)
+    "mlx_quantize": "mlx_quant",
+    "mlx_dequantize": "mlx_quant",
     # metrics
     "mse": "metrics",
     "sqnr_db": "metrics",

@@ -195,3 +195,72 @@ def float32_mean(x: np.ndarray) -> np.float32:
     if torch is not None:
         return np.float32(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).mean().item())
     return np.float32(np.asarray(x, dtype=np.float64).mean())
+
+
+STORAGE_DTYPES = ("uint8", "float16", "bfloat16", "float32")
+"""dtypes in which packed 4-bit bytes may be stored (bitsandbytes' ``quant_storage``)."""
+
+
+def dtype_name(dtype: Any) -> str:
+    """The name ("float32", "bfloat16", ...) of a torch dtype, numpy dtype or type, or a name.
+
+    States hold torch dtypes for torch inputs (as bitsandbytes does) and numpy
+    dtypes for numpy inputs; code that reads them compares names.
+    """
+    if dtype is None:
+        raise ValueError("the state has no dtype")
+    if isinstance(dtype, str):
+        return dtype.removeprefix("torch.")
+    if torch is not None and isinstance(dtype, torch.dtype):
+        return str(dtype).removeprefix("torch.")
+    return np.dtype(dtype).name
+
+
+def numpy_dtype(name: str) -> np.dtype:
+    """The numpy dtype for a float or storage dtype name (bfloat16 from ml_dtypes)."""
+    return np.dtype(ml_dtypes.bfloat16) if name == "bfloat16" else np.dtype(name)
+
+
+def state_dtype(name: str, like_torch: bool) -> Any:
+    """The dtype object a state stores: ``torch.<name>`` for torch inputs, a numpy dtype otherwise."""
+    if like_torch and torch is not None:
+        return getattr(torch, name)
+    return numpy_dtype(name)
+
+
+def storage_dtype_name(quant_storage: Any, func: str) -> str:
+    """Validate ``quant_storage`` (torch dtype, numpy dtype or name) and return its name."""
+    try:
+        name = dtype_name(quant_storage)
+    except TypeError:
+        name = repr(quant_storage)
+    if name not in STORAGE_DTYPES:
+        raise ValueError(
+            f"{func}: quant_storage must be one of {', '.join(STORAGE_DTYPES)} (torch or numpy dtype), "
+            f"got {quant_storage!r}"
+        )
+    return name
+
+
+def write_out(out: Any, value: Any, *, name: str, func: str) -> Any:
+    """Copy ``value`` into the caller's preallocated ``out`` (numpy array or tensor) and return ``out``."""
+    if is_tensor(out):
+        src = value if is_tensor(value) else torch.from_numpy(np.require(to_numpy(value), requirements="C"))
+        if tuple(src.shape) != tuple(out.shape) and src.numel() == out.numel():
+            src = src.reshape(out.shape)
+        try:
+            out.copy_(src)
+        except RuntimeError as exc:
+            raise ValueError(
+                f"{func}: {name}= has shape {tuple(out.shape)}, the result has shape {tuple(src.shape)}"
+            ) from exc
+        return out
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{func}: {name}= must be a numpy array or torch tensor, got {type(out).__name__}")
+    src = to_numpy(value)
+    if src.shape != out.shape and src.size == out.size:
+        src = src.reshape(out.shape)
+    if src.shape != out.shape:
+        raise ValueError(f"{func}: {name}= has shape {out.shape}, the result has shape {src.shape}")
+    np.copyto(out, src, casting="unsafe" if out.dtype == src.dtype else "same_kind")
+    return out

@@ -3,7 +3,8 @@
 :func:`qlab.backend.dispatch` calls these for CUDA tensors, or whenever
 ``backend="bitsandbytes"`` is passed. Each one converts inputs to torch,
 calls ``bitsandbytes.functional``, and converts the state objects to and from
-qlab's dataclasses, so the rest of qlab never sees a bitsandbytes type.
+qlab's :class:`~qlab.blockwise.QuantState`, so the rest of qlab never sees a
+bitsandbytes type. :func:`qlab.backend.dispatch` passes every argument by keyword.
 """
 
 from __future__ import annotations
@@ -12,10 +13,20 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import _check_dtype, as_float_array, check_finite, is_tensor, to_numpy
+from ._arrays import (
+    _check_dtype,
+    as_float_array,
+    check_finite,
+    dtype_name,
+    is_tensor,
+    state_dtype,
+    storage_dtype_name,
+    to_numpy,
+    write_out,
+)
 from ._bnb import bnb_functional
-from .blockwise import BlockwiseState, _check_code
-from .fourbit import QuantState, check_4bit_args
+from .blockwise import QuantState, _check_code
+from .fourbit import DEFAULT_BLOCKSIZE, check_4bit_args
 from .llm_int8 import _check_threshold
 
 try:
@@ -54,98 +65,108 @@ def _back(x: Any, like: Any) -> Any:
     return to_numpy(x)
 
 
-def _dtype(name: str) -> torch.dtype:
-    return getattr(torch, name)
+def _torch_dtype(d: Any) -> torch.dtype:
+    return getattr(torch, dtype_name(d))
 
 
-def _from_bnb_blockwise(s: Any, like: Any) -> BlockwiseState:
-    state2 = _from_bnb_blockwise(s.state2, like) if s.state2 is not None else None
-    return BlockwiseState(
+def from_bnb_state(s: Any, like: Any) -> QuantState:
+    """qlab's QuantState from a bitsandbytes one (numpy fields if ``like`` is numpy)."""
+    as_torch = is_tensor(like)
+    return QuantState(
         absmax=_back(s.absmax, like),
+        shape=None if s.shape is None else (torch.Size(s.shape) if as_torch else tuple(s.shape)),
         code=_back(s.code, like),
         blocksize=s.blocksize,
-        dtype=str(s.dtype).removeprefix("torch."),
-        offset=_back(s.offset, like),
-        state2=state2,
-    )
-
-
-def _to_bnb_blockwise(s: BlockwiseState, device: Any) -> Any:
-    F = bnb_functional()
-    state2 = _to_bnb_blockwise(s.state2, device) if s.state2 is not None else None
-    return F.QuantState(
-        absmax=_to_torch(s.absmax, device),
-        code=_to_torch(s.code, device),
-        blocksize=s.blocksize,
-        dtype=_dtype(s.dtype),
-        offset=_to_torch(s.offset, device),
-        state2=state2,
-    )
-
-
-def quantize_blockwise(
-    A: Any, code: Any = None, blocksize: int = 4096, nested: bool = False, *, allow_nonfinite: bool = False
-):
-    F = bnb_functional()
-    t = _torch_input(A, "quantize_blockwise", allow_nonfinite)
-    code_t = None if code is None else _to_torch(_check_code(code), t.device)
-    codes, state = F.quantize_blockwise(t, code=code_t, blocksize=blocksize, nested=nested)
-    return _back(codes, A), _from_bnb_blockwise(state, A)
-
-
-def dequantize_blockwise(A: Any, state: BlockwiseState):
-    F = bnb_functional()
-    t = _to_torch(A, A.device if is_tensor(A) else "cpu")
-    return _back(F.dequantize_blockwise(t, _to_bnb_blockwise(state, t.device)), A)
-
-
-def quantize_4bit(
-    A: Any,
-    quant_type: str = "nf4",
-    blocksize: int = 64,
-    compress_statistics: bool = False,
-    *,
-    allow_nonfinite: bool = False,
-):
-    F = bnb_functional()
-    check_4bit_args(quant_type, blocksize, "quantize_4bit")
-    t = _torch_input(A, "quantize_4bit", allow_nonfinite)
-    packed, s = F.quantize_4bit(
-        t, blocksize=blocksize, compress_statistics=compress_statistics, quant_type=quant_type
-    )
-    state = QuantState(
-        absmax=_back(s.absmax, A),
-        shape=tuple(s.shape),
-        dtype=str(s.dtype).removeprefix("torch."),
-        blocksize=s.blocksize,
         quant_type=s.quant_type,
-        code=_back(s.code, A),
-        offset=_back(s.offset, A),
-        state2=_from_bnb_blockwise(s.state2, A) if s.state2 is not None else None,
+        dtype=state_dtype(dtype_name(s.dtype), as_torch),
+        offset=_back(s.offset, like),
+        state2=from_bnb_state(s.state2, like) if s.state2 is not None else None,
     )
-    return _back(packed, A), state
 
 
-def to_bnb_quant_state(state: QuantState, device: Any = "cpu") -> Any:
-    """A ``bitsandbytes.functional.QuantState`` equal to qlab's ``state``."""
+def to_bnb_quant_state(state: Any, device: Any = "cpu") -> Any:
+    """A ``bitsandbytes.functional.QuantState`` equal to ``state`` (qlab's or bitsandbytes')."""
     F = bnb_functional()
     return F.QuantState(
         absmax=_to_torch(state.absmax, device),
-        shape=torch.Size(state.shape),
-        dtype=_dtype(state.dtype),
+        shape=None if state.shape is None else torch.Size(state.shape),
+        code=_to_torch(state.code, device),
         blocksize=state.blocksize,
         quant_type=state.quant_type,
-        code=_to_torch(state.code, device),
+        dtype=_torch_dtype(state.dtype),
         offset=_to_torch(state.offset, device),
-        state2=_to_bnb_blockwise(state.state2, device) if state.state2 is not None else None,
+        state2=to_bnb_quant_state(state.state2, device) if state.state2 is not None else None,
     )
 
 
-def dequantize_4bit(A: Any, state: QuantState):
+def _finish(result: Any, out: Any, func: str) -> Any:
+    return result if out is None else write_out(out, result, name="out", func=func)
+
+
+def quantize_blockwise(A, code, absmax, out, blocksize, nested, allow_nonfinite):
     F = bnb_functional()
-    check_4bit_args(state.quant_type, state.blocksize, "dequantize_4bit")
+    t = _torch_input(A, "quantize_blockwise", allow_nonfinite)
+    code_t = None if code is None else _to_torch(_check_code(code), t.device)
+    codes, s = F.quantize_blockwise(t, code=code_t, blocksize=blocksize, nested=nested)
+    state = from_bnb_state(s, A)
+    if absmax is not None:
+        state.absmax = write_out(absmax, state.absmax, name="absmax", func="quantize_blockwise")
+    return _finish(_back(codes, A), out, "quantize_blockwise"), state
+
+
+def dequantize_blockwise(A, quant_state, absmax, code, out, blocksize, nested):
+    F = bnb_functional()
     t = _to_torch(A, A.device if is_tensor(A) else "cpu")
-    return _back(F.dequantize_4bit(t, to_bnb_quant_state(state, t.device)), A)
+    if quant_state is None:
+        if absmax is None:
+            raise ValueError("dequantize_blockwise: pass quant_state, or absmax= with code= and blocksize=")
+        code_t = None if code is None else _to_torch(_check_code(code, "dequantize_blockwise"), t.device)
+        values = F.dequantize_blockwise(
+            t, absmax=_to_torch(absmax, t.device), code=code_t, blocksize=blocksize
+        )
+    else:
+        values = F.dequantize_blockwise(t, to_bnb_quant_state(quant_state, t.device))
+    return _finish(_back(values, A), out, "dequantize_blockwise")
+
+
+def quantize_4bit(A, absmax, out, blocksize, compress_statistics, quant_type, quant_storage, allow_nonfinite):
+    F = bnb_functional()
+    func = "quantize_4bit"
+    blocksize = DEFAULT_BLOCKSIZE if blocksize is None else blocksize
+    check_4bit_args(quant_type, blocksize, func)
+    storage = getattr(torch, storage_dtype_name(quant_storage, func))
+    t = _torch_input(A, func, allow_nonfinite)
+    packed, s = F.quantize_4bit(
+        t,
+        blocksize=blocksize,
+        compress_statistics=compress_statistics,
+        quant_type=quant_type,
+        quant_storage=storage,
+    )
+    state = from_bnb_state(s, A)
+    if absmax is not None:
+        state.absmax = write_out(absmax, state.absmax, name="absmax", func=func)
+    return _finish(_back(packed, A), out, func), state
+
+
+def dequantize_4bit(A, quant_state, absmax, out, blocksize, quant_type):
+    F = bnb_functional()
+    func = "dequantize_4bit"
+    blocksize = DEFAULT_BLOCKSIZE if blocksize is None else blocksize
+    t = _to_torch(A, A.device if is_tensor(A) else "cpu")
+    if quant_state is None:
+        if absmax is None or out is None:
+            raise ValueError(f"{func}: pass quant_state, or both absmax= and out=")
+        quant_state = QuantState(
+            absmax=absmax,
+            shape=tuple(out.shape),
+            blocksize=blocksize,
+            quant_type=quant_type,
+            dtype=dtype_name(out.dtype),
+        )
+    check_4bit_args(quant_state.quant_type, quant_state.blocksize, func)
+    # bitsandbytes' CPU kernel has no out= (NotImplementedError): compute, then copy
+    return _finish(_back(F.dequantize_4bit(t, to_bnb_quant_state(quant_state, t.device)), A), out, func)
 
 
 def int8_vectorwise_quant(A: Any, threshold: float = 0.0):
@@ -158,10 +179,10 @@ def int8_vectorwise_quant(A: Any, threshold: float = 0.0):
     return _back(codes, A), _back(stats, A), _back(cols, A)
 
 
-def int8_vectorwise_dequant(A: Any, row_stats: Any):
+def int8_vectorwise_dequant(A: Any, stats: Any):
     F = bnb_functional()
     t = _to_torch(A, A.device if is_tensor(A) else "cpu")
-    return _back(F.int8_vectorwise_dequant(t, _to_torch(row_stats, t.device)), A)
+    return _back(F.int8_vectorwise_dequant(t, _to_torch(stats, t.device)), A)
 
 
 def llm_int8_matmul(X: Any, W: Any, threshold: float = 6.0):

@@ -1,21 +1,27 @@
 """Absmax (symmetric) quantization at 2 to 8 bits.
 
-The simplest quantizer: scale every value so that the largest magnitude lands
-on the largest code, then round. With ``qmax = 2**(bits-1) - 1`` (127 for int8)
+The simplest quantizer: pick the step so that the largest magnitude lands on
+the largest code, then round. With ``qmax = 2**(bits-1) - 1`` (127 for int8)
 and per group (see :mod:`qlab.granularity`)::
 
-    scale     = qmax / max|X|
-    codes     = round(scale * X)          # integers in [-qmax, qmax]
-    X_hat     = codes / scale
+    scale     = max|X| / qmax             # units per code: the step of the grid
+    codes     = round(X / scale)          # integers in [-qmax, qmax]
+    X_hat     = scale * codes
 
-This is the formula in Maxime Labonne's "Introduction to Weight Quantization"
-(2023) and in LLM.int8() (Dettmers et al. 2022, arXiv:2208.07339). Rounding is
-round-half-to-even (``np.rint``, the same as ``torch.round``), so 2.5 -> 2.
+``scale`` means *units per code* throughout qlab, as in PyTorch
+(``torch.quantize_per_tensor``), ONNX (``QuantizeLinear``) and GGUF (the block
+scale ``d`` of Q8_0/Q4_0). Maxime Labonne's "Introduction to Weight
+Quantization" (2023) and the LLM.int8() paper (Dettmers et al. 2022,
+arXiv:2208.07339) write the reciprocal, ``127 / max|X|``, and call *that* the
+scale: Labonne's scale 127/max|X| is our :attr:`AbsmaxParams.inv_scale`
+(``1 / scale``); the codes and the reconstruction are the same numbers up to
+float rounding. Rounding is round-half-to-even (``np.rint``, the same as
+``torch.round``), so 2.5 -> 2.
 
-Worked example (8 bits): max|X| = 3.2 and a weight 0.1 give the code
-``round(127 / 3.2 * 0.1) = round(3.97) = 4`` and back ``4 * 3.2 / 127 =
-0.100787...``: an error of ``0.1 - 0.100787 = -0.000787``. Any value is off by
-at most half a step, where the step is ``1 / scale = max|X| / 127``.
+Worked example (8 bits): max|X| = 3.2 gives ``scale = 3.2 / 127 = 0.025197...``;
+a weight 0.1 gets the code ``round(0.1 / 0.025197) = round(3.97) = 4`` and comes
+back as ``4 * 0.025197 = 0.100787...``: an error of ``0.1 - 0.100787 =
+-0.000787``. Any value is off by at most half a step, ``scale / 2``.
 
 The grid is symmetric around 0 and has ``2 * qmax + 1`` levels: the code
 ``-2**(bits-1)`` (-128 for int8) is never used. In exchange 0 is always exactly
@@ -23,12 +29,18 @@ representable and no zero point is needed. When the data is skewed (e.g. all
 positive after a ReLU) half of the codes are wasted; :mod:`qlab.zeropoint`
 fixes that.
 
+Stored per group: one float32 ``scale`` (32 bits), so int8 in groups of 64
+costs ``8 + 32/64 = 8.5`` bits per parameter (:func:`qlab.bits_per_parameter`).
+
 Edge cases, chosen so that nothing divides by zero and no warning is raised:
 
 * an all-zero group gets ``scale = 1``; its codes are 0 and come back as 0;
 * a group whose max|X| is below ``2**-100`` is scaled as if its max were
-  ``2**-100``: ``qmax / max|X|`` would otherwise overflow float32 for
-  subnormal inputs. The error bound (half a step, with step = 1/scale) holds.
+  ``2**-100``: ``max|X| / qmax`` would otherwise underflow float32 (to 0 or to a
+  subnormal with few significant bits) for tiny inputs. The grid is then coarser
+  than needed, and the error bound (half a step) still holds;
+* near the float32 maximum the product ``scale * codes`` is formed in float64
+  and clipped, so it cannot overflow to inf on its way back.
 """
 
 from __future__ import annotations
@@ -45,8 +57,8 @@ __all__ = ["AbsmaxParams", "absmax_quantize", "absmax_dequantize"]
 
 MIN_BITS, MAX_BITS = 2, 8
 
-# Smallest max|X| used to compute a scale: 127 / 2**-100 ~ 1.6e32 fits float32 with
-# room to spare, while 127 / (a subnormal such as 1e-45) would overflow to inf.
+# Smallest max|X| used to compute a scale: 2**-100 / 127 is still a normal float32
+# (full precision), while a subnormal max|X| such as 1e-45 divided by 127 underflows to 0.
 _TINY_ABSMAX = np.float32(2.0**-100)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -55,19 +67,21 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 class AbsmaxParams(GroupedScales):
     """Everything needed, besides the codes, to dequantize.
 
-    ``scale`` has the keepdims shape of :attr:`Grouping.scale_shape` (e.g.
-    ``(rows, 1)`` per output channel of a weight, ``(rows, cols // g, 1)``
-    group-wise) and is float32; a torch tensor if the input was one.
+    ``scale`` (units per code, ``max|X| / qmax``) has the keepdims shape of
+    :attr:`Grouping.scale_shape` (e.g. ``(rows, 1)`` per output channel of a
+    weight, ``(rows, cols // g, 1)`` group-wise) and is float32; a torch tensor
+    if the input was one. ``step`` is the same array; ``inv_scale`` is
+    ``1 / scale`` (Labonne's and LLM.int8()'s "scale", ``qmax / max|X|``).
     """
 
-    scale: Any  # float32 array / tensor, keepdims shape
+    scale: Any  # float32 array / tensor, keepdims shape: units per code
     bits: int
     axis: int | None  # non-negative, or None
     group_size: int | None
     shape: tuple[int, ...]  # shape of the original tensor (and of the codes)
     dtype: str  # dtype of the original tensor; dequantization returns it
 
-    # qmax (codes lie in [-qmax, qmax]), step and grouping come from GroupedScales
+    # qmax (codes lie in [-qmax, qmax]), step, inv_scale and grouping come from GroupedScales
 
 
 def absmax_quantize(
@@ -91,10 +105,11 @@ def absmax_quantize(
     absmax = np.max(np.abs(Xg), axis=grouping.reduce_axes, keepdims=True)
     # All-zero group: pretend max|X| = qmax, i.e. scale 1 (zeros stay zeros).
     safe_absmax = np.where(absmax > 0, np.maximum(absmax, _TINY_ABSMAX), qmax)
-    scale = (qmax / safe_absmax).astype(np.float32)
+    scale = (safe_absmax / qmax).astype(np.float32)
 
-    # The clip only guards against float rounding at the edges: |scale * X| <= qmax.
-    codes = np.clip(np.rint(scale * Xg), -qmax, qmax).astype(np.int8)
+    # The clip only guards against float rounding at the edges: the float32 scale may
+    # be a hair below max|X| / qmax, so |X / scale| can exceed qmax by an ulp.
+    codes = np.clip(np.rint(Xg / scale), -qmax, qmax).astype(np.int8)
 
     params = AbsmaxParams(
         scale=restore(scale, origin),
@@ -108,7 +123,7 @@ def absmax_quantize(
 
 
 def absmax_dequantize(codes: Any, params: AbsmaxParams) -> Any:
-    """Map codes back to floats: ``codes / scale``, in the original dtype.
+    """Map codes back to floats: ``scale * codes``, in the original dtype.
 
     The result is a torch tensor if ``codes`` is one, else a numpy array.
     """
@@ -116,10 +131,11 @@ def absmax_dequantize(codes: Any, params: AbsmaxParams) -> Any:
     q = _check_codes(codes, params.shape, -params.qmax, params.qmax, func=func)
     grouping = params.grouping
     scale = to_numpy(params.scale).astype(np.float32)
-    # Divide in float64: for float32 operands this rounds to the same float32 as a
-    # float32 division, but a value within an ulp of the float32 maximum cannot
-    # overflow to inf (and warn) on its way back; the clip keeps it finite.
-    X_hat = grouping.split(q).astype(np.float64) / scale
+    # Multiply in float64: the product of a float32 and a code of at most 8 bits is
+    # exact there, so rounding it to float32 gives the same number as a float32
+    # multiply (``scale * q`` in torch), but a value within an ulp of the float32
+    # maximum cannot overflow to inf (and warn) on its way back; the clip keeps it finite.
+    X_hat = grouping.split(q).astype(np.float64) * scale
     X_hat = np.clip(X_hat, -_FLOAT32_MAX, _FLOAT32_MAX).astype(np.float32)
     return restore(grouping.merge(X_hat), _origin_of(codes, params.dtype), float_dtype=params.dtype)
 

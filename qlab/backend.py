@@ -13,12 +13,19 @@ keyword and is the single place where qlab decides where the work runs:
 * ``backend="bitsandbytes"``: always bitsandbytes, also on CPU. Handy to compare
   the two, and it is what the parity tests do.
 
-The bitsandbytes versions live in :mod:`qlab._bnb_ops`, under the same names.
+The bitsandbytes versions live in :mod:`qlab._bnb_ops`, under the same names;
+they receive every argument by keyword (bound against the numpy function's
+signature, so positional calls work the same on both backends).
+
+The decorated function keeps bitsandbytes' signature, with qlab's extras
+(``backend=``, ``allow_nonfinite=``) keyword-only at the end, so
+``inspect.signature`` shows what a learner can call.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -40,12 +47,22 @@ def resolve_backend(A: Any, backend: str) -> str:
 def dispatch(func: F) -> F:
     """Add a ``backend=`` keyword to ``func`` and route calls to the chosen implementation."""
 
+    signature = inspect.signature(func)
+
     @functools.wraps(func)
     def wrapper(A: Any, *args: Any, backend: str = "auto", **kwargs: Any) -> Any:
         if resolve_backend(A, backend) == "bitsandbytes":
             from . import _bnb_ops
 
-            return getattr(_bnb_ops, func.__name__)(A, *args, **kwargs)
+            try:
+                bound = signature.bind(A, *args, **kwargs)
+            except TypeError as exc:
+                raise TypeError(f"{func.__name__}(): {exc}") from None
+            bound.apply_defaults()
+            return getattr(_bnb_ops, func.__name__)(**bound.arguments)
         return func(A, *args, **kwargs)
 
+    params = list(signature.parameters.values())
+    extra = inspect.Parameter("backend", inspect.Parameter.KEYWORD_ONLY, default="auto", annotation="str")
+    wrapper.__signature__ = signature.replace(parameters=[*params, extra])  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]

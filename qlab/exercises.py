@@ -14,7 +14,7 @@ Every exercise is registered once, here, with
 * ``wrong`` -- typical wrong answers (the test suite checks each gets a hint),
 * ``messages`` -- the exercise's own hints in English and Turkish.
 
-Adding an exercise for lesson NN is one :func:`register` call::
+Adding an exercise for lesson NN is one :func:`register` call (in ``qlab/lessons/lNN_slug.py``)::
 
     register("03.zero_point", solution=-128, wrong=(128, 0),
              checker=numeric(-128, abs_tol=0.5, traps={128: "ex.03.zero_point.sign"}),
@@ -23,11 +23,14 @@ Adding an exercise for lesson NN is one :func:`register` call::
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Real
 from typing import Any
+
+import numpy as np
 
 from qlab import i18n
 
@@ -74,7 +77,9 @@ def register(
 
 def _hint_text(hint: Hint, lang: str) -> str:
     key, fmt = (hint, {}) if isinstance(hint, str) else hint
-    return i18n.t(key, lang, **fmt)
+    # a placeholder value may be a function of the language (e.g. a description of an input)
+    values = {k: (v(lang) if callable(v) else v) for k, v in fmt.items()}
+    return i18n.t(key, lang, **values)
 
 
 def feedback(exercise_id: str, answer: Any, lang: str) -> tuple[bool, str]:
@@ -179,83 +184,159 @@ i18n.add_messages(
 )
 
 
-# --- Lesson 00: memory arithmetic ------------------------------------------------
+# --- exercises where the learner writes a function ---------------------------------
 
-register(
-    "00.bf16_7b",  # How many GB do the weights of a 7B model take in BF16?
-    solution=7e9 * 2 / 1e9,
-    wrong=(28, 7, 3.5, 14e9, 13.04),
-    checker=numeric(14, traps={28: "ex.00.used_fp32", 7: "ex.00.used_int8", 3.5: "ex.00.used_4bit"}),
-    messages={
-        "ex.00.used_fp32": {
-            "en": "that is the FP32 size (4 bytes per parameter). BF16 stores each parameter in 16 bits.",
-            "tr": "bu FP32 boyutu (parametre başına 4 bayt). BF16 her parametreyi 16 bitte saklar.",
-        },
-        "ex.00.used_int8": {
-            "en": "that is the INT8 size (1 byte per parameter). How many bytes are 16 bits?",
-            "tr": "bu INT8 boyutu (parametre başına 1 bayt). 16 bit kaç bayt eder?",
-        },
-        "ex.00.used_4bit": {
-            "en": "that is the 4-bit size. BF16 uses 16 bits per parameter, four times as many.",
-            "tr": "bu 4 bitlik boyut. BF16 parametre başına 16 bit, yani dört katı kadar bit kullanır.",
-        },
-    },
-)
 
-register(
-    "00.blocks_13b",  # GB for a 13B model in 4 bits plus one FP32 scale per block of 64 weights?
-    solution=13e9 * (4 + 32 / 64) / 8 / 1e9,
-    wrong=(6.5, 58.5, 13, 26),
-    checker=numeric(
-        7.3125,
-        traps={6.5: "ex.00.forgot_scales", 58.5: "ex.00.bits_as_bytes", 13: "ex.00.scale_as_byte"},
-    ),
-    messages={
-        "ex.00.forgot_scales": {
-            "en": "that is the size of the 4-bit codes alone. Add the scales: 32 bits shared by 64 weights.",
-            "tr": "bu yalnızca 4 bitlik kodların boyutu. Ölçekleri de ekleyin: 64 ağırlığın paylaştığı 32 bit.",
-        },
-        "ex.00.bits_as_bytes": {
-            "en": "you counted *bytes* per parameter where the recipe gives *bits*. Divide bits by 8.",
-            "tr": "tarif *bit* verirken siz parametre başına *bayt* saydınız. Biti 8'e bölün.",
-        },
-        "ex.00.scale_as_byte": {
-            "en": "the scale adds half a *bit* per weight, not half a *byte*.",
-            "tr": "ölçek ağırlık başına yarım *bayt* değil, yarım *bit* ekler.",
-        },
-    },
-)
+def _to_plain(value: Any) -> Any:
+    """Arrays/tensors as numpy, tuples/lists element by element, the rest unchanged."""
+    if hasattr(value, "detach"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    if isinstance(value, (tuple, list)):
+        return [_to_plain(v) for v in value]
+    return value
 
-register(
-    "00.max_bf16_24gb",  # Largest model (billions of parameters) whose BF16 weights fit in 24 GB?
-    solution=24 / 2,
-    wrong=(24, 6, 13, 48),
-    checker=numeric(
-        12,
-        units=None,
-        traps={
-            24: "ex.00.max_one_byte",
-            6: "ex.00.max_four_bytes",
-            13: "ex.00.max_13b",
-            48: "ex.00.max_half",
+
+def _shape_of(value: Any) -> tuple[int, ...] | None:
+    return tuple(np.shape(value)) if hasattr(value, "shape") else None
+
+
+def same_result(expected: Any, got: Any, *, rtol: float = 1e-5, atol: float = 1e-6) -> bool:
+    """Whether ``got`` equals ``expected`` up to float tolerance (arrays, tuples, numbers)."""
+    expected, got = _to_plain(expected), _to_plain(got)
+    if isinstance(expected, list):
+        return (
+            isinstance(got, list)
+            and len(got) == len(expected)
+            and all(same_result(e, g, rtol=rtol, atol=atol) for e, g in zip(expected, got, strict=True))
+        )
+    try:
+        e = np.asarray(expected, dtype=np.float64)
+        g = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return bool(expected == got)
+    if e.shape != g.shape:
+        return False
+    return bool(np.allclose(g, e, rtol=rtol, atol=atol, equal_nan=True))
+
+
+Inputs = tuple[Any, ...] | Mapping[str, Any]
+
+
+def _call(func: Callable[..., Any], inputs: Inputs) -> Any:
+    copied = copy.deepcopy(inputs)  # a learner's in-place edit must not change the next call
+    if isinstance(copied, Mapping):
+        return func(**copied)
+    return func(*copied)
+
+
+def _describe(inputs: Inputs) -> Callable[[str], str]:
+    """The inputs in a few words, in the notebook's language (numbers as that language writes them)."""
+
+    def describe(lang: str) -> str:
+        parts = inputs.items() if isinstance(inputs, Mapping) else enumerate(inputs)
+        text = "; ".join(
+            f"{k}={_short(v, lang)}" if isinstance(k, str) else _short(v, lang) for k, v in parts
+        )
+        return text[:200]
+
+    return describe
+
+
+def _short(value: Any, lang: str) -> str:
+    if hasattr(value, "shape") and getattr(value, "size", 1) > 4:
+        word = i18n.t("ex.impl.array", lang, shape=" × ".join(map(str, value.shape)), dtype=str(value.dtype))
+        return word
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return repr(value)
+    if isinstance(value, Real):
+        return i18n.format_number(value, lang, 6) if isinstance(value, float) else str(value)
+    if isinstance(value, (list, tuple)):
+        try:
+            return i18n.format_list(value, lang, 6)
+        except (TypeError, ValueError):
+            return repr(value)[:40]
+    return type(value).__name__
+
+
+def implementation(
+    reference: Callable[..., Any],
+    make_inputs: Callable[[np.random.Generator], Inputs],
+    *,
+    trials: int = 12,
+    seed: int = 0,
+    edge_cases: Sequence[Inputs] = (),
+    mistakes: Mapping[str, Callable[..., Any]] | None = None,
+    compare: Callable[[Any, Any], bool] = same_result,
+) -> Checker:
+    """A checker for an exercise where the learner **writes a function**.
+
+    The answer must be a callable. It is called on every input of ``edge_cases``
+    and then on ``trials`` fresh random inputs from ``make_inputs(rng)`` (seeded,
+    so a check is repeatable), each time with a copy of the arguments, and its
+    result is compared with ``reference`` (usually a thin wrapper around qlab)
+    by ``compare``. On the first input where they differ, the learner's result is
+    compared with each function in ``mistakes`` -- typical wrong solutions such
+    as "forgot to round" -- and that mistake's hint key is returned; otherwise a
+    generic hint names the input (never the expected output). A function that
+    raises gets the exception in the hint; a result of the wrong shape gets both
+    shapes. Register the mistake functions as the exercise's ``wrong`` answers,
+    so the test suite proves each one gets its hint.
+    """
+    if not callable(reference) or not callable(make_inputs):
+        raise TypeError("implementation() needs a reference function and an input maker")
+    traps = dict(mistakes or {})
+
+    def checker(answer: Any) -> Hint | None:
+        if not callable(answer):
+            return ("ex.impl.not_callable", {"kind": type(answer).__name__})
+        rng = np.random.default_rng(seed)
+        cases = list(edge_cases) + [make_inputs(rng) for _ in range(trials)]
+        for inputs in cases:
+            expected = _call(reference, inputs)
+            try:
+                got = _call(answer, inputs)
+            except Exception as error:  # the learner's code: report, never crash the cell
+                message = f"{type(error).__name__}: {error}"[:200]
+                return ("ex.impl.raised", {"error": message, "inputs": _describe(inputs)})
+            if compare(expected, got):
+                continue
+            for key, mistake in traps.items():
+                try:
+                    if compare(_call(mistake, inputs), got):
+                        return key
+                except Exception:  # a mistake function may fail on an edge case
+                    continue
+            want, have = _shape_of(_to_plain(expected)), _shape_of(_to_plain(got))
+            if want is not None and have is not None and want != have:
+                return ("ex.impl.shape", {"want": want, "got": have, "inputs": _describe(inputs)})
+            return ("ex.impl.mismatch", {"inputs": _describe(inputs)})
+        return None
+
+    return checker
+
+
+i18n.add_messages(
+    {
+        "ex.impl.not_callable": {
+            "en": "define a function (def ...) and pass the function itself, not {kind}.",
+            "tr": "bir fonksiyon tanımlayın (def ...) ve {kind} değil, fonksiyonun kendisini verin.",
         },
-    ),
-    messages={
-        "ex.00.max_one_byte": {
-            "en": "that would need 1 byte per parameter. BF16 takes 2 bytes per parameter.",
-            "tr": "bu, parametre başına 1 bayt gerektirirdi. BF16 parametre başına 2 bayt kullanır.",
+        "ex.impl.raised": {
+            "en": "your function raised {error} on the input ({inputs}).",
+            "tr": "fonksiyonunuz şu girdide hata verdi ({inputs}): {error}",
         },
-        "ex.00.max_four_bytes": {
-            "en": "that is the answer for FP32 (4 bytes per parameter). BF16 takes 2 bytes.",
-            "tr": "bu FP32 (parametre başına 4 bayt) için cevap. BF16 2 bayt kullanır.",
+        "ex.impl.shape": {
+            "en": "your result has shape {got}, the expected shape is {want} (input: {inputs}).",
+            "tr": "sonucunuzun şekli {got}, beklenen şekil {want} (girdi: {inputs}).",
         },
-        "ex.00.max_13b": {
-            "en": "13B in BF16 needs 26 GB, more than 24 GB. Divide the memory by the bytes per parameter.",
-            "tr": "13B, BF16'da 26 GB ister; bu 24 GB'tan fazla. Belleği parametre başına bayta bölün.",
+        "ex.impl.array": {"en": "array of shape {shape} ({dtype})", "tr": "{shape} şeklinde dizi ({dtype})"},
+        "ex.impl.mismatch": {
+            "en": "your result differs from qlab's on the input ({inputs}). Compare it step by step "
+            "with the recipe above.",
+            "tr": "sonucunuz şu girdide qlab'ınkinden farklı ({inputs}). Yukarıdaki tarifle adım adım "
+            "karşılaştırın.",
         },
-        "ex.00.max_half": {
-            "en": "you multiplied. Memory divided by bytes per parameter gives the parameter count.",
-            "tr": "çarptınız. Bellek bölü parametre başına bayt, parametre sayısını verir.",
-        },
-    },
+    }
 )

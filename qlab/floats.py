@@ -13,12 +13,15 @@ them as::
 Low-precision formats for deep learning change only the special values:
 
 * FP8 E5M2 keeps the IEEE rules (max 57344); FP8 E4M3 ("E4M3FN": Finite, NaN)
-  drops inf and keeps a single NaN pattern ``S.1111.111``, which frees the rest
-  of the top binade and lifts the maximum from 240 to 448. Micikevicius et al.
-  2022, "FP8 Formats for Deep Learning", arXiv:2209.05433.
+  drops inf and keeps one NaN pattern per sign, ``S 1111 111`` (0x7F and 0xFF),
+  which frees the rest of the top binade and lifts the maximum from 240 to 448.
+  Micikevicius et al. 2022, "FP8 Formats for Deep Learning", arXiv:2209.05433.
 * FP4 E2M1 has no inf and no NaN: its 16 codes are ±{0, 0.5, 1, 1.5, 2, 3, 4, 6}.
   OCP Microscaling Formats (MX) Specification v1.0 (2023), section 5.3.3.
 * bfloat16 is float32 with the mantissa cut to 7 bits (same exponent range).
+  Rounding to nearest even can still overflow: float32 values from
+  (2 - 2^-8) · 2^127 ≈ 3.3962e38 up round to inf, because they lie at or above
+  the halfway point between bfloat16's largest value (2 - 2^-7) · 2^127 and 2^128.
 
 :func:`decompose` and :func:`compose` implement these formulas directly, so a
 learner can read how the bits become a number; the tests check them against
@@ -33,13 +36,23 @@ magnitude is larger than ``max_value`` (this includes ±inf input), the result
 follows ml_dtypes' casts, shown by :attr:`FloatFormat.overflow`:
 
 * fp32, fp16, bf16, fp8_e5m2 -> ±inf (IEEE);
-* fp8_e4m3 -> NaN (it has no inf). Note: torch's ``.to(torch.float8_e4m3fn)``
-  saturates to ±448 instead (observed with torch 2.13 on CPU); in-range values agree;
+* fp8_e4m3 -> NaN (it has no inf). The OCP 8-bit floating point specification
+  (OFP8, rev. 1.0, 2023) allows both a saturating and a non-saturating (NaN)
+  conversion; torch's ``.to(torch.float8_e4m3fn)`` saturates to ±448 instead
+  (observed with torch 2.13 on CPU, and tested, since it may change between
+  versions); in-range values agree;
 * fp4_e2m1 -> ±6 (saturates; it has neither inf nor NaN).
 
 So for fp8_e4m3, 464 (halfway between 448 and the missing 480) still rounds to
 448, but anything above it becomes NaN. NaN input stays NaN; formats without
 NaN (fp4_e2m1) raise ``ValueError`` for it.
+
+Languages
+---------
+:func:`decompose` takes ``lang="en"`` or ``"tr"`` (:data:`qlab.i18n.LANGS`): the
+learner-facing text of its result -- the ``formula``, ``kind_label`` and
+``str()`` -- follows that language (Turkish: decimal comma, Turkish words), while
+the fields and ``kind`` stay the same identifiers in every language.
 """
 
 from __future__ import annotations
@@ -51,6 +64,7 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
+from qlab import i18n
 from qlab._arrays import as_float_array, check_choice, check_int, restore
 
 __all__ = [
@@ -192,6 +206,36 @@ def get_format(fmt: str | FloatFormat, *, func: str = "get_format") -> FloatForm
     return FORMATS[key]
 
 
+# Learner-facing words of decompose(), in both course languages.
+i18n.add_messages(
+    {
+        "floats.kind.normal": {"en": "normal", "tr": "normal"},
+        "floats.kind.subnormal": {"en": "subnormal", "tr": "alt normal"},
+        "floats.kind.zero": {"en": "zero", "tr": "sıfır"},
+        "floats.kind.inf": {"en": "inf", "tr": "sonsuz"},
+        "floats.kind.nan": {"en": "nan", "tr": "NaN"},
+        "floats.formula.inf": {
+            "en": "(-1)^{s} · inf (exponent all ones, mantissa 0)",
+            "tr": "(-1)^{s} · ∞ (üs bitlerinin hepsi 1, mantis 0)",
+        },
+        "floats.formula.nan_ieee": {
+            "en": "NaN (exponent all ones, mantissa != 0)",
+            "tr": "NaN (üs bitlerinin hepsi 1, mantis ≠ 0)",
+        },
+        "floats.formula.nan_fn": {
+            "en": "NaN (exponent and mantissa all ones)",
+            "tr": "NaN (üs ve mantis bitlerinin hepsi 1)",
+        },
+    }
+)
+
+
+def _number_text(v: float, lang: str) -> str:
+    """``repr(v)`` (every digit Python keeps), with a decimal comma in Turkish."""
+    text = repr(v)
+    return text.replace(".", ",") if lang == "tr" else text
+
+
 @dataclass(frozen=True)
 class FloatBits:
     """The fields of one value stored in a format, as returned by :func:`decompose`."""
@@ -204,16 +248,22 @@ class FloatBits:
     kind: str  # "normal", "subnormal", "zero", "inf" or "nan"
     unbiased_exponent: int | None  # e - bias (1 - bias for subnormals); None for zero/inf/nan
     value: float  # the representable value the input rounded to
-    formula: str
+    formula: str  # in the language ``lang``
     input_value: float  # what was asked for, before rounding
+    lang: str = "en"  # language of ``formula``, ``kind_label`` and ``str()``
 
     @property
     def code(self) -> int:
         """The whole bit pattern as one unsigned integer (what ``.view(np.uint8)`` shows)."""
         return int(self.bits.replace(" ", ""), 2)
 
+    @property
+    def kind_label(self) -> str:
+        """``kind`` in words of ``lang`` (English: the same word as ``kind``; Turkish: "alt normal", ...)."""
+        return i18n.t(f"floats.kind.{self.kind}", self.lang)
+
     def __str__(self) -> str:
-        return f"{self.format}: {self.bits}  ({self.kind})  {self.formula}"
+        return f"{self.format}: {self.bits}  ({self.kind_label})  {self.formula}"
 
 
 def _values(fmt: FloatFormat, s: Any, e: Any, m: Any) -> np.ndarray:
@@ -265,17 +315,22 @@ def _as_float(value: Any, func: str) -> float:
         raise TypeError(f"{func}: value must be a real number, got {type(value).__name__}") from exc
 
 
-def decompose(value: float, fmt: str | FloatFormat = "fp32") -> FloatBits:
+def decompose(value: float, fmt: str | FloatFormat = "fp32", lang: str = "en") -> FloatBits:
     """Round ``value`` into ``fmt`` (nearest, ties to even) and show its sign, exponent and mantissa.
 
     >>> print(decompose(0.15625, "fp32"))
     fp32: 0 01111100 01000000000000000000000  (normal)  (-1)^0 · 2^(124 - 127) · (1 + 2097152/2^23) = 0.15625
+    >>> print(decompose(2**-9, "fp8_e4m3", lang="tr"))
+    fp8_e4m3: 0 0000 001  (alt normal)  (-1)^0 · 2^(1 - 7) · (0 + 1/2^3) = 0,001953125
+
+    ``lang`` ("en" or "tr") sets the language of the formula and of ``str()``.
 
     Overflow follows ml_dtypes (see the module docstring). The rounding starts from
     the exact input value; ml_dtypes first rounds float64 input to float32, so for a
     float64 that lies just beside a halfway point the two can differ.
     """
     f = get_format(fmt, func="decompose")
+    i18n.check_lang(lang)
     x = _as_float(value, func="decompose")
     M, all_ones = f.mantissa_bits, 2**f.exponent_bits - 1
     s = 1 if math.copysign(1.0, x) < 0 else 0
@@ -306,14 +361,16 @@ def decompose(value: float, fmt: str | FloatFormat = "fp32") -> FloatBits:
     kind = _kind(f, e, m)
     if kind in ("normal", "subnormal", "zero"):
         e_text, lead = (f"{e} - {f.bias}", 1) if kind == "normal" else (f"1 - {f.bias}", 0)
-        formula = f"(-1)^{s} · 2^({e_text}) · ({lead} + {m}/2^{M}) = {v!r}"
+        formula = f"(-1)^{s} · 2^({e_text}) · ({lead} + {m}/2^{M}) = {_number_text(v, lang)}"
     elif kind == "inf":
-        formula = f"(-1)^{s} · inf (exponent all ones, mantissa 0)"
+        formula = i18n.t("floats.formula.inf", lang, s=s)
     else:
-        formula = "NaN (" + ("exponent all ones, mantissa != 0)" if f.nan_style == "ieee" else "S.1..1.1..1)")
+        formula = i18n.t(
+            "floats.formula.nan_ieee" if f.nan_style == "ieee" else "floats.formula.nan_fn", lang
+        )
     unbiased = {"normal": e - f.bias, "subnormal": f.min_exponent}.get(kind)
     bits = f"{s} {e:0{f.exponent_bits}b} {m:0{M}b}"
-    return FloatBits(f.name, s, e, m, bits, kind, unbiased, v, formula, x)
+    return FloatBits(f.name, s, e, m, bits, kind, unbiased, v, formula, x, lang)
 
 
 def representable_values(fmt: str | FloatFormat) -> np.ndarray:

@@ -36,7 +36,7 @@ broadcasts against the grouped view without any index bookkeeping::
     g = make_grouping(X.shape, axis=0)
     Xg = g.split(X)                                     # grouped view
     absmax = np.max(np.abs(Xg), axis=g.reduce_axes, keepdims=True)
-    Y = g.merge(np.rint(Xg * (127 / absmax)))            # back to X.shape
+    Y = g.merge(np.rint(Xg / (absmax / 127)))            # back to X.shape
 
 Smaller groups cost storage: each scale is stored next to the codes, so the
 real size of a quantized weight is ``bits + scale_bits * scales / params`` bits
@@ -51,7 +51,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qlab._arrays import check_int
+from qlab._arrays import check_int, is_tensor
 
 __all__ = [
     "Grouping",
@@ -185,8 +185,24 @@ class GroupedScales:
 
     @property
     def step(self):
-        """Distance between neighbouring grid values, ``1 / scale`` (per group)."""
-        return 1.0 / self.scale
+        """Distance between neighbouring grid values (per group): the ``scale`` itself.
+
+        qlab's ``scale`` is *units per code* (PyTorch, ONNX, GGUF's ``d``), so the
+        step and the scale are the same array; ``step`` is kept as the name that
+        says what it means geometrically.
+        """
+        return self.scale
+
+    @property
+    def inv_scale(self):
+        """``1 / scale`` (codes per unit), in float64 so that it is finite for any stored scale.
+
+        This is what Labonne (2023) and LLM.int8() call the "scale": ``qmax / max|X|``
+        for absmax, ``(2**bits - 1) / (max - min)`` for zero-point.
+        """
+        if is_tensor(self.scale):
+            return self.scale.double().reciprocal()
+        return 1.0 / np.asarray(self.scale, dtype=np.float64)
 
     @property
     def grouping(self) -> Grouping:
@@ -219,10 +235,12 @@ def scale_overhead_bits(
 ) -> float:
     """Extra bits per parameter spent on storing the scales: ``scale_bits * scales / params``.
 
-    ``scale_bits`` is the width of one stored scale: 32 for qlab's float32 absmax
-    scales (the default), 16 for fp16 scales as in GPTQ/AWQ checkpoints. For
-    zero-point quantization add the zero point's width too (e.g. 64 + 16 for
-    qlab's float64 scale and int16 zero point).
+    ``scale_bits`` is what one group stores besides its codes: 32 for qlab's
+    float32 absmax scale (the default), 16 for fp16 scales as in GPTQ/AWQ
+    checkpoints. For zero-point quantization add the zero point's width too:
+    ``32 + 8`` for qlab's float32 scale and int8 zero point, so int8 in groups
+    of 64 costs ``8 + 40/64 = 8.625`` bits, which is what
+    :func:`qlab.bits_per_parameter` measures on ``zeropoint_quantize``'s result.
     """
     func = "scale_overhead_bits"
     scale_bits = check_int(scale_bits, name="scale_bits", func=func, low=0)
@@ -245,6 +263,8 @@ def effective_bits(
 
     >>> effective_bits(4, (4096, 4096), group_size=32, scale_bits=16)
     4.5
+    >>> effective_bits(8, (4096, 4096), group_size=64, scale_bits=32 + 8)  # qlab zero-point g64
+    8.625
     """
     bits = check_int(bits, name="bits", func="effective_bits", low=1)
     return bits + scale_overhead_bits(shape, axis, group_size, scale_bits=scale_bits)

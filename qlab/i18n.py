@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import string
 from collections.abc import Mapping
 from numbers import Real
@@ -88,7 +89,10 @@ def t(key: str, lang: str, **fmt: object) -> str:
     missing = sorted(needed - set(fmt))
     if missing:
         raise KeyError(f"message {key!r} needs the value(s) {', '.join(missing)}: t({key!r}, lang, ...)")
-    return text.format(**fmt) if needed else text
+    if not needed:
+        return text
+    # Wrapped values understand suffix specs such as {g:'lIk} (see tr_suffix).
+    return text.format(**{name: _Localized(value) for name, value in fmt.items()})
 
 
 # --- Turkish-aware case and numbers ------------------------------------------
@@ -197,11 +201,11 @@ add_messages(
         "mem.table_fits": {"en": "fits (weights only)", "tr": "sığar mı (yalnız ağırlıklar)"},
         "run.device": {"en": "Device: {device}", "tr": "Cihaz: {device}"},
         "run.cpu_ok": {
-            "en": "Every lesson runs on this CPU; a GPU only makes lessons 05-07 faster.",
-            "tr": "Her ders bu CPU'da çalışır; GPU yalnızca 05-07. dersleri hızlandırır.",
+            "en": "Every lesson runs on this CPU; a GPU only makes lessons 05–07 faster.",
+            "tr": "Her ders bu CPU'da çalışır; GPU yalnızca 05–07. dersleri hızlandırır.",
         },
         "run.gpu_found": {
-            "en": "A GPU was found: lessons 05-07 will also run their GPU cells.",
+            "en": "A GPU was found: lessons 05–07 will also run their GPU cells.",
             "tr": "Bir GPU bulundu: 05-07. dersler GPU hücrelerini de çalıştıracak.",
         },
         # exercises (generic parts; each exercise registers its own hints)
@@ -237,3 +241,209 @@ add_messages(
         },
     }
 )
+
+
+# --- Lists, percentages and Turkish suffixes ----------------------------------
+
+
+def format_list(values: object, lang: str, digits: int = 2, *, brackets: bool = True) -> str:
+    """A sequence of numbers written the way ``lang`` writes a list of them.
+
+    English separates items with commas (``[-0.17, 24.6]``); Turkish, whose decimal
+    separator *is* the comma, separates them with semicolons (``[-0,17; 24,6]``).
+    Use this instead of printing a numpy array in a notebook: numpy always writes
+    decimal points.
+    """
+    check_lang(lang)
+    items = [float(v) for v in _flatten(values)]
+    sep = "; " if lang == "tr" else ", "
+    text = sep.join(format_number(v, lang, digits) for v in items)
+    return f"[{text}]" if brackets else text
+
+
+def _flatten(values: object) -> list[object]:
+    if hasattr(values, "tolist"):  # numpy arrays and torch tensors
+        values = values.tolist()
+    if isinstance(values, Real):
+        return [values]
+    out: list[object] = []
+    for v in values:  # type: ignore[union-attr]
+        out.extend(_flatten(v) if not isinstance(v, Real) else [v])
+    return out
+
+
+def format_percent(x: Real, lang: str, digits: int = 1) -> str:
+    """``x`` (already in percent) with the percent sign where ``lang`` puts it: ``50.2 %`` / ``%50,2``."""
+    text = format_number(x, lang, digits)
+    return f"%{text}" if lang == "tr" else f"{text} %"
+
+
+# How the last word of a number is read aloud decides a Turkish suffix's vowel and
+# consonant ("4'lük" -- dört; "16'lık" -- on altı; "1000'lik" -- bin).
+_UNITS = ("", "bir", "iki", "üç", "dört", "beş", "altı", "yedi", "sekiz", "dokuz")
+_TENS = ("", "on", "yirmi", "otuz", "kırk", "elli", "altmış", "yetmiş", "seksen", "doksan")
+_POWERS = ("", "bin", "milyon", "milyar", "trilyon", "katrilyon")
+_BACK, _FRONT, _ROUNDED = set("aıou"), set("eiöü"), set("oöuü")
+_VOWELS = _BACK | _FRONT
+_VOICELESS = set("çfhkpsşt")
+
+
+def _last_word_of_integer(n: int) -> str:
+    """The last word of the Turkish reading of ``n >= 0`` (``16`` -> ``altı``)."""
+    if n == 0:
+        return "sıfır"
+    power = 0
+    while n % 1000 == 0:
+        n //= 1000
+        power += 1
+    if power:
+        return _POWERS[min(power, len(_POWERS) - 1)]
+    n %= 1000
+    if n % 10:
+        return _UNITS[n % 10]
+    if n % 100:
+        return _TENS[(n // 10) % 10]
+    return "yüz"
+
+
+def _spoken_last_word(value: object) -> str:
+    """The word whose sounds a suffix after ``value`` must match.
+
+    ``value`` is a number or a number already written in Turkish ("3,2", "1.536",
+    "%50,2", "−0,0126"). A decimal is read "üç virgül iki": the digits after the comma
+    are read as a whole number, so they decide ("39,6875'tir": ...yetmiş beş).
+    """
+    if isinstance(value, bool):
+        raise TypeError("a suffix needs a number, got a bool")
+    if isinstance(value, Real):
+        value = format_number(value, "tr", 6)
+    text = str(value).strip()
+    digits = "".join(ch for ch in text if ch.isdigit() or ch in ",.")
+    digits = digits.strip(",.")
+    if not digits or not any(ch.isdigit() for ch in digits):
+        # Not a number: a word or an abbreviation; use its last letters as written.
+        word = lower(text, "tr")
+        return word
+    whole, _, frac = digits.replace(".", "").partition(",")
+    part = frac.lstrip("0") or ("0" if frac else whole)
+    return _last_word_of_integer(int(part or "0"))
+
+
+def _harmonize(word: str, pattern: str) -> str:
+    """Expand an archiphonemic suffix ``pattern`` (``lIk``, ``DA``, ``(y)A``) after ``word``."""
+    word = lower(word, "tr")
+    vowels = [ch for ch in word if ch in _VOWELS]
+    last_vowel = vowels[-1] if vowels else "e"
+    ends_in_vowel = bool(word) and word[-1] in _VOWELS
+    voiceless = bool(word) and word[-1] in _VOICELESS
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "(":
+            close = pattern.index(")", i)
+            if ends_in_vowel and not out:
+                out.append(pattern[i + 1 : close])
+            i = close + 1
+            continue
+        prev_vowel = next((c for c in reversed(out) if c in _VOWELS), None)
+        v = prev_vowel or last_vowel
+        if ch == "I":
+            back, rounded = v in _BACK, v in _ROUNDED
+            out.append(("u" if rounded else "ı") if back else ("ü" if rounded else "i"))
+        elif ch == "A":
+            out.append("a" if v in _BACK else "e")
+        elif ch == "D":
+            out.append("t" if voiceless and not out else "d")
+        elif ch == "C":
+            out.append("ç" if voiceless and not out else "c")
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def tr_suffix(value: object, pattern: str) -> str:
+    """The Turkish suffix ``pattern`` after ``value``, with its apostrophe: ``tr_suffix(64, "lIk") == "'lük"``.
+
+    ``pattern`` is written with archiphonemes: ``I`` (ı/i/u/ü), ``A`` (a/e), ``D`` (d/t),
+    ``C`` (c/ç), and buffer letters in parentheses that appear only after a vowel:
+    ``lIk`` (64'lük, 16'lık), ``lI`` (4'lü), ``DA`` (4'te, 16'da), ``DAn`` (8'den),
+    ``(y)A`` (127'ye, 4'e), ``(y)I`` (16'yı), ``(n)In`` (4'ün, 16'nın), ``DIr``
+    (39,6875'tir), ``(s)I`` (%50'si). Vowel harmony follows the number as it is read.
+    """
+    if not isinstance(pattern, str) or not pattern:
+        raise ValueError("a suffix pattern is a non-empty string such as 'lIk' or '(y)A'")
+    return "'" + _harmonize(_spoken_last_word(value), pattern)
+
+
+class _Localized:
+    """A value for :func:`t` whose format spec may ask for a Turkish suffix: ``{g:'lIk}``."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __format__(self, spec: str) -> str:
+        if spec.startswith("'"):
+            return f"{self.value}{tr_suffix(self.value, spec[1:])}"
+        return format(self.value, spec)
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+# Common suffixes, used to recognise a written suffix and check its harmony.
+SUFFIX_PATTERNS: tuple[str, ...] = (
+    "lIk",
+    "lI",
+    "lIğI",
+    "DA",
+    "DAn",
+    "DAki",
+    "(y)A",
+    "(y)I",
+    "(n)In",
+    "DIr",
+    "(s)I",
+    "(y)lA",
+    "lAr",
+    "(y)DI",
+    "(s)InA",
+    "(s)InDA",
+    "(s)InDAn",
+    "(s)InI",
+)
+
+_SKELETON = str.maketrans({"ı": "I", "i": "I", "u": "I", "ü": "I", "a": "A", "e": "A", "d": "D", "t": "D"})
+_NUMBER_SUFFIX = re.compile(r"(?<![\w.,])(%?[−-]?\d[\d.,]*\d|%?[−-]?\d)['’]([a-zçğıöşü]+)")
+
+
+def _skeletons(pattern: str) -> set[str]:
+    plain = re.sub(r"\(([a-z])\)", "", pattern)
+    buffered = re.sub(r"\(([a-z])\)", r"\1", pattern)
+    return {p.replace("c", "C").replace("ç", "C").translate(_SKELETON) for p in (plain, buffered)}
+
+
+def suffix_problems(text: str) -> list[str]:
+    """Number suffixes in a Turkish ``text`` that break vowel harmony: ``["64'lık: expected 64'lük"]``.
+
+    Recognises the suffixes of :data:`SUFFIX_PATTERNS` (and their buffered forms);
+    anything else after an apostrophe is ignored.
+    """
+    problems = []
+    for match in _NUMBER_SUFFIX.finditer(text):
+        number, suffix = match.group(1), match.group(2)
+        mark = match.group(0)[len(number)]
+        skeleton = suffix.replace("c", "C").replace("ç", "C").translate(_SKELETON)
+        for pattern in SUFFIX_PATTERNS:
+            if skeleton in _skeletons(pattern):
+                expected = tr_suffix(number, pattern)[1:]
+                if suffix != expected:
+                    problems.append(f"{number}{mark}{suffix}: expected {number}{mark}{expected}")
+                break
+    return problems

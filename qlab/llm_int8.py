@@ -89,6 +89,12 @@ def _vectorwise(x: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray
 def int8_vectorwise_quant(A: Any, threshold: float = 0.0) -> tuple[Any, Any, Any]:
     """Row-wise absmax int8 quantization (bitsandbytes ``functional.int8_vectorwise_quant``).
 
+    Same signature as bitsandbytes. qlab is more general on N-D input: rows are
+    all axes but the last. bitsandbytes' CPU code takes the maximum over axis 1:
+    a (2, 3, 64) input raises a RuntimeError there and a (2, 64, 64) input gets
+    statistics per column instead of per row. qlab also never writes into ``A``
+    (bitsandbytes temporarily zeroes the outliers of ``A`` in place).
+
     Args:
         A: float array (rows along all but the last axis).
         threshold: if > 0, values with ``|x| >= threshold`` are left out of the row
@@ -108,13 +114,13 @@ def int8_vectorwise_quant(A: Any, threshold: float = 0.0) -> tuple[Any, Any, Any
 
 
 @dispatch
-def int8_vectorwise_dequant(A: Any, row_stats: Any) -> Any:
-    """Undo :func:`int8_vectorwise_quant`: ``codes · row_stats / 127`` in float32."""
+def int8_vectorwise_dequant(A: Any, stats: Any) -> Any:
+    """Undo :func:`int8_vectorwise_quant`: ``codes · stats / 127`` in float32 (``stats``: one absmax per row)."""
     func = "int8_vectorwise_dequant"
     codes = to_numpy(A)
     if codes.dtype != np.int8:
         raise TypeError(f"{func}: codes must be int8, got {codes.dtype}")
-    stats = np.asarray(to_numpy(row_stats), dtype=np.float32).reshape(-1, 1)
+    stats = np.asarray(to_numpy(stats), dtype=np.float32).reshape(-1, 1)
     rows = _rows(codes, func)
     if stats.shape[0] != rows.shape[0]:
         raise ValueError(f"{func}: {rows.shape[0]} rows of codes but {stats.shape[0]} row_stats")

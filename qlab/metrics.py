@@ -25,7 +25,10 @@ Size metrics count what is really stored:
 * :func:`bits_per_parameter` -- ``8 * storage_bytes / n_params``: int8 absmax
   per tensor on a 1024 x 1024 weight is ``8 + 32 / 2**20``, NF4 with an fp32
   absmax per block of 64 (QLoRA, Dettmers et al. 2023, arXiv:2305.14314, before
-  double quantization) is ``4 + 32 / 64 = 4.5``.
+  double quantization) is ``4 + 32 / 64 = 4.5``, int8 zero-point in groups of 64
+  (a float32 scale and an int8 zero point per group) is ``8 + (32 + 8) / 64 =
+  8.625``. These agree with :func:`qlab.granularity.effective_bits` given the
+  same per-group width (``scale_bits=32 + 8`` for zero-point).
 """
 
 from __future__ import annotations

@@ -50,6 +50,42 @@ PALETTE: tuple[str, ...] = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9
 FIGSIZE: tuple[float, float] = (7.0, 4.0)
 
 
+_SWAP = str.maketrans({".": ",", ",": "."})
+
+
+class _DecimalCommaFormatter(mticker.ScalarFormatter):
+    """matplotlib's default tick formatter, writing ``0,5`` instead of ``0.5`` (Turkish)."""
+
+    def __call__(self, x, pos=None):  # type: ignore[override]
+        return super().__call__(x, pos).translate(_SWAP)
+
+    def get_offset(self) -> str:
+        return super().get_offset().translate(_SWAP)
+
+    def format_data_short(self, value) -> str:  # type: ignore[override]
+        return super().format_data_short(value).translate(_SWAP)
+
+
+def localize(fig: Figure, lang: str) -> Figure:
+    """Write the tick labels of every axes of ``fig`` the way ``lang`` writes numbers; return ``fig``.
+
+    Turkish uses a decimal comma (``0,5``). Only matplotlib's default numeric
+    formatters are replaced: category labels, log axes and formatters you set
+    yourself (e.g. with :func:`qlab.i18n.format_number`) are left alone. Call it
+    on every figure you build yourself; the helpers below call it already.
+    """
+    i18n.check_lang(lang)
+    if lang != "tr":
+        return fig
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            formatter = axis.get_major_formatter()
+            if type(formatter) is mticker.ScalarFormatter:
+                new = _DecimalCommaFormatter(useOffset=formatter.get_useOffset(), useMathText=False)
+                axis.set_major_formatter(new)
+    return fig
+
+
 def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None):
     """A styled ``(Figure, axes)`` pair, like ``plt.subplots`` but without pyplot."""
     with mpl.rc_context(STYLE):
@@ -121,7 +157,7 @@ def bar_chart(
         ax.margins(y=0.15)
         if len(series) > 1 or hlines:
             _legend_outside(ax)
-    return fig
+    return localize(fig, lang)
 
 
 def histogram(
@@ -148,7 +184,7 @@ def histogram(
         ax.set_ylabel(ylabel if ylabel is not None else i18n.t("plot.count", lang))
         if marks:
             _legend_outside(ax)
-    return fig
+    return localize(fig, lang)
 
 
 def line_plot(
@@ -160,8 +196,12 @@ def line_plot(
     ylabel: str,
     logy: bool = False,
     marker: str = "o",
+    lang: str = "en",
 ) -> Figure:
-    """Several named curves over the same ``x`` (e.g. error versus bits per format)."""
+    """Several named curves over the same ``x`` (e.g. error versus bits per format).
+
+    Pass the notebook's ``lang`` so that tick labels get decimal commas in Turkish.
+    """
     with mpl.rc_context(STYLE):
         fig, ax = new_figure()
         for i, (name, ys) in enumerate(series.items()):
@@ -173,4 +213,4 @@ def line_plot(
         ax.set_ylabel(ylabel)
         if len(series) > 1:
             _legend_outside(ax)
-    return fig
+    return localize(fig, lang)

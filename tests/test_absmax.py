@@ -26,19 +26,24 @@ def first_of_each_group(shape, axis, group_size):
 
 
 def test_hand_example_from_the_course_text():
-    # max|X| = 3.2, weight 0.1, 8 bits: code round(127 / 3.2 * 0.1) = round(3.97) = 4
+    # max|X| = 3.2, weight 0.1, 8 bits: scale 3.2 / 127, code round(0.1 / 0.025197) = round(3.97) = 4
     X = np.array([3.2, 0.1, -1.0], dtype=np.float32)
     codes, params = absmax_quantize(X, bits=8)
     assert codes.dtype == np.int8
     assert codes.tolist() == [127, 4, -40]
     assert params.scale.shape == (1,)
-    assert params.scale[0] == pytest.approx(127 / 3.2)
+    assert params.scale.dtype == np.float32
+    assert params.scale[0] == np.float32(3.2) / np.float32(127)  # units per code
+    assert params.inv_scale[0] == pytest.approx(127 / 3.2, rel=1e-7)  # Labonne's "scale"
+    assert params.step is params.scale
     X_hat = absmax_dequantize(codes, params)
     assert X_hat.dtype == np.float32
     assert X_hat[1] == pytest.approx(4 * 3.2 / 127, rel=1e-6)
     assert X_hat[1] == pytest.approx(0.100787, abs=1e-6)
     assert float(X[1]) - float(X_hat[1]) == pytest.approx(-0.000787, abs=1e-6)
     assert float(params.step[0]) == pytest.approx(3.2 / 127)
+    # the dequantized value is scale * code, computed as float32 would
+    assert X_hat[1] == np.float32(4) * params.scale[0]
 
 
 def test_two_bits_has_three_levels():
@@ -49,7 +54,7 @@ def test_two_bits_has_three_levels():
 
 
 def test_round_half_to_even():
-    # 4 bits: qmax 7, max|X| 7 -> scale exactly 1, so scale * X lands on the halves
+    # 4 bits: qmax 7, max|X| 7 -> scale exactly 1, so X / scale lands on the halves
     X = np.array([7.0, 0.5, 1.5, 2.5, -0.5, -2.5, 3.4], dtype=np.float32)
     codes, params = absmax_quantize(X, bits=4)
     assert params.scale[0] == 1.0
@@ -59,15 +64,15 @@ def test_round_half_to_even():
 def test_per_channel_and_groupwise_scales():
     W = np.array([[1.0, -2.0, 10.0, 20.0], [0.5, 0.25, -4.0, 1.0]], dtype=np.float32)
     _, p_row = absmax_quantize(W, axis=0)
-    np.testing.assert_allclose(p_row.scale, [[127 / 20], [127 / 4]], rtol=1e-7)
+    np.testing.assert_allclose(p_row.scale, [[20 / 127], [4 / 127]], rtol=1e-7)
     _, p_col = absmax_quantize(W, axis=-1)
     assert p_col.axis == 1
-    np.testing.assert_allclose(p_col.scale, [[127 / 1, 127 / 2, 127 / 10, 127 / 20]], rtol=1e-7)
+    np.testing.assert_allclose(p_col.scale, [[1 / 127, 2 / 127, 10 / 127, 20 / 127]], rtol=1e-7)
     codes, p_grp = absmax_quantize(W, group_size=2)
     assert p_grp.scale.shape == (2, 2, 1)
-    np.testing.assert_allclose(p_grp.scale[..., 0], [[127 / 2, 127 / 20], [127 / 0.5, 127 / 4]], rtol=1e-7)
+    np.testing.assert_allclose(p_grp.scale[..., 0], [[2 / 127, 20 / 127], [0.5 / 127, 4 / 127]], rtol=1e-7)
     assert codes.shape == W.shape
-    assert codes[0, :2].tolist() == [64, -127]  # 1 * 63.5 = 63.5 -> 64 (half to even)
+    assert codes[0, :2].tolist() == [64, -127]  # 1 / float32(2 / 127) rounds to 63.5 -> 64 (half to even)
     assert codes[0, 3] == 127 and codes[1, 2] == -127
 
 
@@ -84,13 +89,18 @@ def test_all_zero_group_roundtrips_without_warning():
 def test_subnormal_and_huge_values_stay_finite():
     tiny = np.array([1e-45, -3e-45, 0.0], dtype=np.float32)
     codes, params = absmax_quantize(tiny)
-    assert np.isfinite(params.scale).all()
+    assert np.isfinite(params.scale).all() and params.scale[0] > 0
+    assert params.scale[0] >= np.finfo(np.float32).tiny  # a normal float32, never 0
+    assert np.isfinite(params.inv_scale).all()
     X_hat = absmax_dequantize(codes, params)
-    assert np.all(np.abs(X_hat - tiny) <= 0.5 / params.scale[0])
+    assert np.all(np.abs(X_hat - tiny) <= 0.5 * params.scale[0])
     big = np.array([np.finfo(np.float32).max, -np.finfo(np.float32).max, 1.0], dtype=np.float32)
-    X_hat = absmax_dequantize(*absmax_quantize(big))
+    codes, params = absmax_quantize(big)
+    assert codes.tolist() == [127, -127, 0]
+    X_hat = absmax_dequantize(codes, params)
     assert np.isfinite(X_hat).all()
     assert X_hat[0] == pytest.approx(big[0], rel=1e-6)
+    assert abs(float(X_hat[0]) - float(big[0])) <= 0.5 * float(params.scale[0])
 
 
 def test_per_channel_beats_per_tensor_with_an_outlier_row():
@@ -118,11 +128,18 @@ def test_error_is_at_most_half_a_step_and_codes_in_range(case):
     qmax = 2 ** (bits - 1) - 1
     assert isinstance(params, AbsmaxParams)
     assert codes.dtype == np.int8 and codes.shape == X.shape
-    assert params.scale.dtype == np.float32
+    assert params.scale.dtype == np.float32 and np.all(params.scale > 0)
     assert np.all(np.abs(codes.astype(int)) <= qmax)
+    assert params.inv_scale.dtype == np.float64 and np.isfinite(params.inv_scale).all()
     X_hat = absmax_dequantize(codes, params)
     assert X_hat.dtype == np.float32 and np.isfinite(X_hat).all()
-    step = params.grouping.broadcast(1.0 / params.scale.astype(np.float64))
+    # the scale is max|X| / qmax (up to float32 rounding), or 1 for an all-zero group
+    g = params.grouping
+    absmax = np.max(np.abs(g.split(X)), axis=g.reduce_axes, keepdims=True).astype(np.float64)
+    big = absmax >= 2.0**-100
+    np.testing.assert_allclose(params.scale[big], absmax[big] / qmax, rtol=2**-23)
+    assert np.all(params.scale[absmax == 0] == 1)
+    step = g.broadcast(params.scale.astype(np.float64))
     err = np.abs(X_hat.astype(np.float64) - X.astype(np.float64))
     assert np.all(err <= step * (0.5 + 1e-5) + 2.0**-23 * np.abs(X) + 2.0**-149)
 
@@ -133,7 +150,7 @@ def test_values_on_the_grid_roundtrip_exactly(case, exponent, negative):
     C, bits, axis, group_size = case
     qmax = 2 ** (bits - 1) - 1
     codes_in = np.clip(C, -qmax, qmax)
-    # every group must contain +-qmax so that its scale is exactly 2**-exponent
+    # every group must contain +-qmax so that its scale is exactly 2**exponent
     codes_in[first_of_each_group(C.shape, axis, group_size)] = -qmax if negative else qmax
     X = (codes_in * 2.0**exponent).astype(np.float32)
     codes, params = absmax_quantize(X, bits, axis, group_size)
@@ -165,24 +182,37 @@ def test_per_channel_error_never_exceeds_per_tensor_with_one_outlier(bits, rows,
 # --- torch --------------------------------------------------------------------------
 
 
+def torch_absmax(X: torch.Tensor):
+    """The textbook formula in torch, with scale = units per code (PyTorch's convention)."""
+    scale = torch.max(torch.abs(X)) / 127
+    X_quant = (X / scale).round()
+    return X_quant.to(torch.int8), scale * X_quant
+
+
 def labonne_absmax(X: torch.Tensor):
-    """The reference from Labonne's "Introduction to Weight Quantization"."""
+    """The reference from Labonne's "Introduction to Weight Quantization": his scale is our 1/scale."""
     scale = 127 / torch.max(torch.abs(X))
     X_quant = (scale * X).round()
     return X_quant.to(torch.int8), X_quant / scale
 
 
-def test_torch_in_torch_out_and_matches_labonne_bitwise():
+def test_torch_in_torch_out_and_matches_the_formula_bitwise():
     X = torch.randn(32, 48, generator=torch.Generator().manual_seed(0))
     codes, params = absmax_quantize(X)
     assert isinstance(codes, torch.Tensor) and codes.dtype == torch.int8
     assert isinstance(params.scale, torch.Tensor) and params.scale.dtype == torch.float32
     assert isinstance(params.step, torch.Tensor)
+    assert isinstance(params.inv_scale, torch.Tensor) and params.inv_scale.dtype == torch.float64
     X_hat = absmax_dequantize(codes, params)
     assert isinstance(X_hat, torch.Tensor) and X_hat.dtype == torch.float32
-    ref_codes, ref_hat = labonne_absmax(X)
+    ref_codes, ref_hat = torch_absmax(X)
     assert torch.equal(codes, ref_codes)
     assert torch.equal(X_hat, ref_hat)
+    # Labonne's reciprocal form gives the same codes except, at most, a tie flipped by rounding
+    lab_codes, lab_hat = labonne_absmax(X)
+    assert (codes.to(torch.int16) - lab_codes.to(torch.int16)).abs().max() <= 1
+    assert (codes != lab_codes).sum() <= 2
+    assert torch.allclose(X_hat, lab_hat, atol=1.01 * float(params.scale))
     # and the numpy path gives the same numbers
     np_codes, np_params = absmax_quantize(X.numpy(), axis=None)
     np.testing.assert_array_equal(np_codes, codes.numpy())

@@ -12,6 +12,7 @@ from hypothesis.extra.numpy import arrays
 
 import qlab
 from qlab.blockwise import _bin_table
+from qlab.codebooks import dynamic_map_values
 
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
@@ -35,7 +36,7 @@ def test_parity_with_bitsandbytes(bnb_F, blocksize, dtype, nested):
 
 
 def test_the_cpu_rule_is_a_65536_bin_table_not_exact_nearest():
-    code = qlab.create_dynamic_map()
+    code = dynamic_map_values()
     x = np.linspace(-1, 1, 200_001, dtype=np.float32)
     x[0] = -1.0
     ours, state = qlab.quantize_blockwise(x, blocksize=x.size)
@@ -59,7 +60,7 @@ def test_the_cpu_rule_is_a_65536_bin_table_not_exact_nearest():
 def test_round_trip_error_is_bounded_by_the_table_gaps(data, blocksize):
     codes, state = qlab.quantize_blockwise(data, blocksize=blocksize)
     back = qlab.dequantize_blockwise(codes, state).astype(np.float64)
-    table = qlab.create_dynamic_map().astype(np.float64)
+    table = dynamic_map_values().astype(np.float64)
     # half the widest gap, plus one lookup-bin width (2/65535) for the CPU rule's near misses
     bound = np.diff(table).max() / 2 + 2 / 65535
     scales = np.repeat(state.absmax.astype(np.float64), blocksize)[: data.size]
@@ -77,7 +78,7 @@ def _well_separated(table: np.ndarray) -> np.ndarray:
 @settings(max_examples=30, deadline=None)
 @given(picks=arrays(np.int64, st.integers(1, 300), elements=st.integers(0, 10_000)))
 def test_table_values_survive_a_round_trip(picks):
-    table = qlab.create_dynamic_map()
+    table = dynamic_map_values()
     candidates = np.flatnonzero(_well_separated(table))
     x = table[candidates[picks % candidates.size]].astype(np.float32)
     x[0] = 1.0  # absmax exactly 1: the values are the table itself
@@ -88,7 +89,7 @@ def test_table_values_survive_a_round_trip(picks):
 def test_table_values_closer_than_a_lookup_bin_do_not_survive():
     # bitsandbytes' CPU rule (a 65,536-bin table) cannot tell apart codes packed closer than a
     # bin near zero: such values come back as a neighbour. qlab reproduces that, on purpose.
-    table = qlab.create_dynamic_map()
+    table = dynamic_map_values()
     crowded = np.flatnonzero(~_well_separated(table))
     assert 0 < crowded.size < 16 and set(crowded) >= {124, 130}
     x = np.concatenate([[1.0], table[crowded]]).astype(np.float32)
@@ -137,3 +138,19 @@ def test_dequantize_rejects_mismatched_state():
         qlab.dequantize_blockwise(np.concatenate([codes, codes]), state)
     with pytest.raises(TypeError, match="uint8"):
         qlab.dequantize_blockwise(codes.astype(np.int16), state)
+
+
+@pytest.mark.parametrize("blocksize", [64, 4096])
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("nested", [False, True])
+def test_parity_with_bitsandbytes_on_the_unsigned_dynamic_map(bnb_F, blocksize, dtype, nested):
+    code = bnb_F.create_dynamic_map(signed=False)
+    for i, kind in enumerate(DATA_KINDS):
+        x = torch.from_numpy(np.abs(make_data(kind, (37, 301), seed=i))).to(dtype)
+        codes, state = bnb_F.quantize_blockwise(x, code=code, blocksize=blocksize, nested=nested)
+        ours, our_state = qlab.quantize_blockwise(x, code=code, blocksize=blocksize, nested=nested)
+        assert torch.equal(ours, codes), kind
+        assert torch.equal(our_state.absmax, state.absmax), kind
+        assert torch.equal(
+            qlab.dequantize_blockwise(ours, our_state), bnb_F.dequantize_blockwise(codes, state)
+        )

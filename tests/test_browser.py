@@ -1,11 +1,15 @@
 """The welcome lesson in a real browser: JupyterLab + headless Chromium, in English and Turkish.
 
-nbval checks the stored outputs; this test checks what a learner sees. For each language it opens
-`notebooks/<lang>/00_welcome.ipynb` (a copy in a temporary folder) in a fresh JupyterLab workspace,
-runs all cells from the Run menu, waits until every code cell has run, moves the lesson's IntSlider with
-the keyboard and checks that the printed readout and the plot image follow. A screenshot per language is
-saved under pytest's tmp folder and, if QLAB_SCREENSHOT_DIR is set, there too; a failure leaves
-`failed_<lang>.png` and `.html` (the page's DOM) in the tmp folder and prints where.
+nbval checks the stored outputs; this test checks what a learner sees. For each language it starts
+JupyterLab as `make lab` (English) or `make lab-tr` (Turkish) would: the Turkish server gets the same
+default-settings override, `tools/jupyterlab-tr`, so its own menus come from the Turkish language pack.
+It opens `notebooks/<lang>/00_welcome.ipynb` (a copy in a temporary folder) in a fresh workspace, checks
+the menu bar's language (Run / Çalıştır), runs all cells from that menu (Run All Cells / Tüm Hücreleri
+Çalıştır), waits until every code cell has run, moves the lesson's IntSlider with the keyboard and
+checks that the printed readout and the plot image follow. Screenshots (`menu_<lang>.png`: the open
+Run menu; `welcome_<lang>.png`: the slider and its plot) are saved under pytest's tmp folder and, if
+QLAB_SCREENSHOT_DIR is set, there too; a failure leaves `failed_<lang>.png` and `.html` (the page's
+DOM) in the tmp folder and prints where.
 
 Needs Debian's `chromium` (CI installs it) and Playwright for Python; it skips cleanly without them.
 QLAB_CHROMIUM=/path/to/chromium picks another browser binary (a missing path makes the test skip).
@@ -39,6 +43,13 @@ pytestmark = [
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = "00_welcome.ipynb"
 LANGS = ("en", "tr")
+# What `make lab LAB_LANG=tr` adds to JupyterLab's config path (see the Makefile).
+TR_CONFIG_PATH = ROOT / "tools" / "jupyterlab-tr"
+# JupyterLab's menu bar and the Run menu's entry, as the language pack renders them.
+MENU = {
+    "en": ("File", "Run", "Run All Cells"),
+    "tr": ("Dosya", "Çalıştır", "Tüm Hücreleri Çalıştır"),
+}
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -95,28 +106,34 @@ def workdir(tmp_path_factory) -> Path:
     return base
 
 
-@pytest.fixture(scope="module")
-def lab_url(chromium_path, workdir):
-    """A JupyterLab server on 127.0.0.1 with fresh config, data, runtime, settings and workspace folders."""
+@pytest.fixture(scope="module", params=LANGS)
+def lab(request, chromium_path, workdir):
+    """(lang, url): a JupyterLab server on 127.0.0.1 with fresh config, data, runtime, settings and
+    workspace folders; for "tr" with the Turkish interface of `make lab-tr`. One server per language."""
     pytest.importorskip("jupyterlab")
     pytest.importorskip("ipywidgets")
+    lang = request.param
     port = _free_port()
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)  # inherited by the kernel: Agg would hide the plots
+    env.pop("JUPYTER_CONFIG_PATH", None)
+    state = workdir / f"lab-{lang}"
     for name in ("config", "data", "runtime", "settings", "workspaces", "home", "ipython"):
-        (workdir / name).mkdir()
+        (state / name).mkdir(parents=True)
     env.update(
-        JUPYTER_CONFIG_DIR=str(workdir / "config"),
-        JUPYTER_DATA_DIR=str(workdir / "data"),
-        JUPYTER_RUNTIME_DIR=str(workdir / "runtime"),
-        JUPYTERLAB_SETTINGS_DIR=str(workdir / "settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(workdir / "workspaces"),
-        IPYTHONDIR=str(workdir / "ipython"),
+        JUPYTER_CONFIG_DIR=str(state / "config"),
+        JUPYTER_DATA_DIR=str(state / "data"),
+        JUPYTER_RUNTIME_DIR=str(state / "runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(state / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(state / "workspaces"),
+        IPYTHONDIR=str(state / "ipython"),
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
     )
+    if lang == "tr":
+        env["JUPYTER_CONFIG_PATH"] = str(TR_CONFIG_PATH)
     # No "Would you like to get notified about official Jupyter news?" toast over the notebook.
     notification = (
-        workdir / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+        state / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     )
     notification.parent.mkdir(parents=True)
     notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
@@ -138,7 +155,7 @@ def lab_url(chromium_path, workdir):
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
-    log_path = workdir / "jupyter.log"
+    log_path = workdir / f"jupyter-{lang}.log"
     log = open(log_path, "wb")  # closed in the finally below
     proc = subprocess.Popen(
         cmd, cwd=workdir / "nb", env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -163,7 +180,7 @@ def lab_url(chromium_path, workdir):
                     f"JupyterLab did not answer in {SERVER_START_S} s:\n{log_path.read_text(errors='replace')}"
                 )
             time.sleep(0.2)
-        yield url
+        yield lang, url
     finally:
         try:  # graceful: the server shuts its kernels down too
             request = urllib.request.Request(f"{url}/api/shutdown", method="POST", data=b"")
@@ -213,8 +230,10 @@ def _wait_all_cells_ran(page, timeout_s: float) -> None:
             if (!nb) return false;
             const prompts = [...nb.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent.trim());
             if (prompts.some(p => p === '[*]:')) return false;
-            const failed = nb.querySelector('[data-mime-type="application/vnd.jupyter.error"]') !== null;
-            return failed || (prompts.length > 0 && prompts.every(p => /^\\[\\d+\\]:$/.test(p)));
+            // A raising cell stops Run All: the cells after it are left unrun ("[ ]:"). (JupyterLab renders
+            // a traceback as stderr text, so there is no error-specific marker to look for.)
+            const stopped = prompts.some(p => p === '[ ]:');
+            return stopped || (prompts.length > 0 && prompts.every(p => /^\\[\\d+\\]:$/.test(p)));
         }""",
         timeout=timeout_s * 1000,
         polling=250,
@@ -245,10 +264,21 @@ def _shutdown_sessions(lab_url: str) -> None:
         pass
 
 
-@pytest.mark.parametrize("lang", LANGS)
-def test_welcome_lesson_slider_in_browser(lang, lab_url, browser, workdir):
+def _save_screenshot(page, workdir: Path, name: str) -> Path:
+    shot = workdir / name
+    page.screenshot(path=str(shot))
+    target = os.environ.get("QLAB_SCREENSHOT_DIR")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(shot, Path(target) / shot.name)
+    return shot
+
+
+def test_welcome_lesson_slider_in_browser(lab, browser, workdir):
     from playwright.sync_api import expect
 
+    lang, lab_url = lab
+    file_menu, run_menu, run_all = MENU[lang]
     expect.set_options(timeout=WIDGET_S * 1000)
     page = browser.new_page()
     page.set_default_timeout(WIDGET_S * 1000)
@@ -261,15 +291,32 @@ def test_welcome_lesson_slider_in_browser(lang, lab_url, browser, workdir):
         notebook.locator(".jp-MarkdownCell h1").first.wait_for(state="visible")
         # The kernel must be up and connected before Run All: a click during start-up can be lost.
         _wait_kernel_idle(lab_url, path, WIDGET_S)
-        page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\| Idle$")).wait_for()
+        page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\| (Idle|Boşta)$")).wait_for()
 
-        # Run ▸ Run All Cells, as a learner would.
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
+        # JupyterLab's own interface in the lesson's language: the menu bar (File/Dosya ... Run/Çalıştır).
+        menubar = page.locator("#jp-menu-panel .lm-MenuBar-itemLabel")
+        expect(menubar.first).to_have_text(file_menu)
+        labels = [label.strip() for label in menubar.all_inner_texts()]
+        assert run_menu in labels, f"{lang}: menu bar {labels}, expected {run_menu!r}"
+        if lang == "tr":
+            assert "Run" not in labels and "File" not in labels, labels
+
+        # Run ▸ Run All Cells (Çalıştır ▸ Tüm Hücreleri Çalıştır), as a learner would.
+        page.get_by_role("menuitem", name=run_menu, exact=True).click()
+        entry = page.get_by_role("menuitem", name=re.compile("^" + re.escape(run_all)))
+        entry.wait_for(state="visible")
+        menu_shot = _save_screenshot(page, workdir, f"menu_{lang}.png")
+        entry.click()
         _wait_all_cells_ran(page, RUN_ALL_S)
         _wait_kernel_idle(lab_url, path, WIDGET_S)
-        errors = notebook.locator('[data-mime-type="application/vnd.jupyter.error"]')
-        assert errors.count() == 0, f"a cell raised:\n{errors.first.text_content()}"
+        unrun = notebook.locator(".jp-CodeCell .jp-InputArea-prompt", has_text=re.compile(r"^\[ \]:$"))
+        if unrun.count():
+            tracebacks = notebook.locator(
+                '[data-mime-type="application/vnd.jupyter.stderr"]', has_text="Traceback"
+            ).all_inner_texts()
+            raise AssertionError(
+                f"a cell raised, {unrun.count()} cells left unrun:\n" + "\n".join(tracebacks)
+            )
 
         # The interactive widget: an IntSlider, its readout and an output area with the printed text and the plot.
         interact = notebook.locator(".widget-interact").first
@@ -312,13 +359,8 @@ def test_welcome_lesson_slider_in_browser(lang, lab_url, browser, workdir):
 
         # Screenshot: the slider, its readout and the redrawn plot in view.
         interact.evaluate("el => el.scrollIntoView({block: 'center'})")
-        shot = workdir / f"welcome_{lang}.png"
-        page.screenshot(path=str(shot))
-        target = os.environ.get("QLAB_SCREENSHOT_DIR")
-        if target:
-            Path(target).mkdir(parents=True, exist_ok=True)
-            shutil.copy2(shot, Path(target) / shot.name)
-        print(f"{lang}: {time.monotonic() - started:.1f} s, screenshot {shot}")
+        shot = _save_screenshot(page, workdir, f"welcome_{lang}.png")
+        print(f"{lang}: {time.monotonic() - started:.1f} s, screenshots {menu_shot} and {shot}")
     except Exception:
         page.screenshot(path=str(workdir / f"failed_{lang}.png"))
         (workdir / f"failed_{lang}.html").write_text(page.content())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 import pytest
 
 from qlab import exercises, i18n
@@ -29,6 +30,8 @@ def _spellings(solution) -> list[str]:
     """Ways a hint could give the answer away."""
     if isinstance(solution, str):
         return [solution]
+    if callable(solution):  # a function the learner writes: hints never print a function
+        return []
     out = {format(solution, "g")}
     for lang in i18n.LANGS:
         out |= {i18n.format_number(solution, lang, d) for d in (1, 2, 4)}
@@ -160,3 +163,69 @@ def test_numeric_checker_edges():
     assert _key(checker(math.inf)) == "ex.not_a_number"
     assert checker(35e9) == "ex.bytes_not_gb"
     assert exercises.numeric(0, abs_tol=1e-9, units=None)(0.0) is None
+
+
+# --- exercises where the learner writes a function ----------------------------------
+
+
+def _double(x):
+    return np.asarray(x) * 2
+
+
+def _make(rng):
+    return (rng.normal(size=(3, 4)),)
+
+
+@pytest.fixture
+def doubling(scratch):
+    def forgot_the_factor(x):
+        return np.asarray(x)
+
+    register(
+        "99.double",
+        solution=_double,
+        wrong=(forgot_the_factor,),
+        checker=exercises.implementation(
+            _double, _make, edge_cases=[(np.zeros(2),)], mistakes={"ex.99.factor": forgot_the_factor}
+        ),
+        messages={"ex.99.factor": {"en": "Multiply by two.", "tr": "İkiyle çarpın."}},
+    )
+
+
+def test_implementation_checker(doubling):
+    assert feedback("99.double", lambda x: x * 2, "en")[0]
+    assert feedback("99.double", lambda x: np.asarray(x), "tr")[1].endswith("İkiyle çarpın.")
+    passed, message = feedback("99.double", lambda x: x * 3, "en")
+    assert not passed and "differs from qlab's" in message and "array of shape 3 × 4 (float64)" in message
+    passed, message = feedback("99.double", lambda x: x * 3, "tr")
+    assert "3 × 4 şeklinde dizi" in message and "." not in message.split("(")[1].split(")")[0]
+    passed, message = feedback("99.double", lambda x: (x * 2).ravel(), "en")
+    assert not passed and "shape (6,)" in message or "shape (12,)" in message
+    passed, message = feedback("99.double", lambda x: 1 / 0, "en")
+    assert not passed and "ZeroDivisionError" in message
+    assert not feedback("99.double", 2, "en")[0]
+
+
+def test_implementation_checker_copies_inputs(doubling):
+    def in_place(x):
+        x *= 2  # modifies the caller's array: must not change later checks
+        return x
+
+    assert feedback("99.double", in_place, "en")[0]
+
+
+def test_same_result():
+    from qlab.exercises import same_result
+
+    assert same_result((np.ones(2), 3), [np.ones(2) + 1e-9, 3.0])
+    assert not same_result((np.ones(2), 3), (np.ones(3), 3))
+    assert not same_result(np.ones((2, 2)), np.ones(4))
+    assert same_result("a", "a") and not same_result("a", "b")
+
+
+def test_input_descriptions_follow_the_language():
+    from qlab.exercises import _describe
+
+    text = _describe((np.arange(3.0) / 4, 0.5, 4, "nf4"))
+    assert text("tr") == "[0; 0,25; 0,5]; 0,5; 4; 'nf4'" and text("en") == "[0, 0.25, 0.5]; 0.5; 4; 'nf4'"
+    assert _describe({"W": np.ones((8, 8), np.float32)})("tr") == "W=8 × 8 şeklinde dizi (float32)"

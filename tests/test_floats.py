@@ -350,3 +350,124 @@ def test_bad_values_raise_clear_errors():
         FloatFormat("x", 4, 3, 7, False, "ocp")
     with pytest.raises(ValueError, match="has_inf"):
         FloatFormat("x", 4, 3, 7, True, "fn")
+
+
+# --- languages -----------------------------------------------------------------------------------
+
+
+def test_decompose_speaks_turkish_and_defaults_to_english():
+    en, tr = decompose(2.0**-9, "e4m3"), decompose(2.0**-9, "e4m3", lang="tr")
+    assert en.lang == "en" and tr.lang == "tr"
+    assert (en.sign, en.exponent, en.mantissa, en.kind, en.value) == (
+        tr.sign,
+        tr.exponent,
+        tr.mantissa,
+        tr.kind,
+        tr.value,
+    )
+    assert en.formula == "(-1)^0 · 2^(1 - 7) · (0 + 1/2^3) = 0.001953125"
+    assert tr.formula == "(-1)^0 · 2^(1 - 7) · (0 + 1/2^3) = 0,001953125"
+    assert str(en) == "fp8_e4m3: 0 0000 001  (subnormal)  " + en.formula
+    assert str(tr) == "fp8_e4m3: 0 0000 001  (alt normal)  " + tr.formula
+    assert decompose(2.0**-9, "e4m3", "en") == en  # lang is also the third positional argument
+    assert decompose(448, "e4m3", lang="tr").formula.endswith("= 448,0")
+    big = decompose(2.0**120 * (1 + 127 / 128), "bf16", lang="tr").formula
+    assert big.endswith("= 2,648071397852762e+36") and "." not in big
+
+
+@pytest.mark.parametrize(
+    ("value", "fmt", "en", "tr"),
+    [
+        (
+            math.inf,
+            "fp16",
+            "(-1)^0 · inf (exponent all ones, mantissa 0)",
+            "(-1)^0 · ∞ (üs bitlerinin hepsi 1, mantis 0)",
+        ),
+        (
+            -math.inf,
+            "e5m2",
+            "(-1)^1 · inf (exponent all ones, mantissa 0)",
+            "(-1)^1 · ∞ (üs bitlerinin hepsi 1, mantis 0)",
+        ),
+        (
+            math.nan,
+            "bf16",
+            "NaN (exponent all ones, mantissa != 0)",
+            "NaN (üs bitlerinin hepsi 1, mantis ≠ 0)",
+        ),
+        (1000.0, "e4m3", "NaN (exponent and mantissa all ones)", "NaN (üs ve mantis bitlerinin hepsi 1)"),
+    ],
+)
+def test_special_value_formulas_in_both_languages(value, fmt, en, tr):
+    assert decompose(value, fmt).formula == en
+    assert decompose(value, fmt, lang="tr").formula == tr
+
+
+def test_kind_labels_in_both_languages():
+    samples = {"normal": 1.0, "subnormal": 2.0**-20, "zero": -0.0, "inf": math.inf, "nan": math.nan}
+    labels = {
+        k: (decompose(v, "fp16").kind_label, decompose(v, "fp16", lang="tr").kind_label)
+        for k, v in samples.items()
+    }
+    assert {k: en for k, (en, _) in labels.items()} == {k: k for k in samples}  # English: the kind itself
+    assert (
+        labels["subnormal"][1] == "alt normal"
+        and labels["zero"][1] == "sıfır"
+        and labels["inf"][1] == "sonsuz"
+    )
+    for kind, value in samples.items():
+        assert decompose(value, "fp16", lang="tr").kind == kind  # the identifier does not change
+
+
+def test_decompose_rejects_unknown_language():
+    with pytest.raises(ValueError, match="unknown language 'de'"):
+        decompose(1.0, "fp16", lang="de")
+
+
+# --- facts the lesson states ---------------------------------------------------------------------
+
+
+def test_e4m3_has_one_nan_pattern_per_sign():
+    codes = [c for c in range(256) if math.isnan(compose(*split(c, FORMATS["fp8_e4m3"]), "fp8_e4m3"))]
+    assert codes == [0x7F, 0xFF]
+    lib = all_values("fp8_e4m3")
+    assert np.flatnonzero(np.isnan(lib)).tolist() == codes
+
+
+def test_fp32_to_bf16_overflows_from_the_halfway_point():
+    # BF16's largest value is (2 - 2^-7)·2^127; halfway to 2^128 is (2 - 2^-8)·2^127, a float32 value.
+    halfway = np.float32((2 - 2.0**-8) * 2.0**127)
+    below = np.nextafter(halfway, np.float32(0))
+    got = cast_to_format(np.array([below, halfway, np.finfo(np.float32).max], dtype=np.float32), "bf16")
+    assert got[0] == FORMATS["bf16"].max_value and np.isinf(got[1:]).all()
+    assert (
+        decompose(float(halfway), "bf16").kind == "inf" and decompose(float(below), "bf16").kind == "normal"
+    )
+    assert f"{halfway:.4e}" == "3.3962e+38"
+
+
+def test_lesson_decode_exercise_matches_compose_and_names_each_mistake():
+    # Lesson 01's exercise 4: its reference decoder is compose() on every E4M3 pattern, and each
+    # typical wrong decoder gets its own hint (two mistakes agree on subnormals; order matters).
+    from qlab.exercises import REGISTRY
+    from qlab.lessons import l01_number_formats as l01
+
+    f = FORMATS["fp8_e4m3"]
+    for code in range(256):
+        s, e, m = split(code, f)
+        bits = f"{s} {e:04b} {m:03b}"
+        assert same(l01.decode_reference(bits, "fp8_e4m3"), compose(s, e, m, "fp8_e4m3"))
+    checker = REGISTRY["01.decode"].checker
+    expected = {
+        l01.forgot_bias: "ex.01.decode.no_bias",
+        l01.bias_off_by_one: "ex.01.decode.bias_formula",
+        l01.forgot_implicit_one: "ex.01.decode.implicit_one",
+        l01.one_on_subnormals: "ex.01.decode.subnormal_one",
+        l01.subnormal_exponent_minus_bias: "ex.01.decode.subnormal_exponent",
+        l01.no_subnormal_case: "ex.01.decode.no_subnormal_case",
+        l01.forgot_sign: "ex.01.decode.sign",
+    }
+    assert {fn: checker(fn) for fn in expected} == expected
+    assert checker(l01.decode_reference) is None
+    assert checker(lambda bits, fmt: None) == "ex.01.decode.returns_none"

@@ -63,7 +63,9 @@ def test_double_quantization_parity(bnb_F, quant_type, blocksize, dtype):
         packed, state = bnb_F.quantize_4bit(
             x, blocksize=blocksize, quant_type=quant_type, compress_statistics=True
         )
-        ours, our_state = qlab.quantize_4bit(x, quant_type, blocksize, compress_statistics=True)
+        ours, our_state = qlab.quantize_4bit(
+            x, quant_type=quant_type, blocksize=blocksize, compress_statistics=True
+        )
         assert torch.equal(ours, packed)
         assert float(our_state.offset) == float(state.offset)
         assert torch.equal(our_state.absmax, state.absmax)  # the 8-bit codes of the scales
@@ -104,7 +106,7 @@ def test_bits_per_parameter_from_stored_bytes():
 def test_hand_worked_nf4_block():
     # absmax 2.0; 0.5 -> scaled 0.25 -> nearest NF4 value 0.2461 (code 10) -> 0.4922
     x = np.array([2.0, 0.5, -2.0, 0.0], dtype=np.float32)
-    packed, state = qlab.quantize_4bit(x, "nf4", blocksize=32)
+    packed, state = qlab.quantize_4bit(x, quant_type="nf4", blocksize=32)
     assert packed.reshape(-1).tolist() == [(15 << 4) | 10, (0 << 4) | 7]
     assert state.absmax.tolist() == [2.0]
     back = qlab.dequantize_4bit(packed, state)
@@ -115,7 +117,7 @@ def test_fp4_zero_and_tiny_values_follow_bitsandbytes():
     # +0.0 and tiny negatives -> pattern 0 (+0); tiny positives -> pattern 8 (-0): the stable sort
     # of the table puts +0 first, and a tie-free value just above the 0 midpoint takes the next entry
     x = np.array([1.0, 0.0, 0.001, -0.001], dtype=np.float32)
-    packed, _ = qlab.quantize_4bit(x, "fp4", blocksize=32)
+    packed, _ = qlab.quantize_4bit(x, quant_type="fp4", blocksize=32)
     assert packed.reshape(-1).tolist() == [(3 << 4) | 0, (8 << 4) | 0]
 
 
@@ -126,7 +128,7 @@ def test_fp4_zero_and_tiny_values_follow_bitsandbytes():
     blocksize=st.sampled_from([32, 64, 128]),
 )
 def test_round_trip_error_is_at_most_half_the_widest_gap_times_the_scale(data, quant_type, blocksize):
-    packed, state = qlab.quantize_4bit(data, quant_type, blocksize)
+    packed, state = qlab.quantize_4bit(data, quant_type=quant_type, blocksize=blocksize)
     back = qlab.dequantize_4bit(packed, state)
     code = np.sort(qlab.get_4bit_code(quant_type))
     # values below the smallest |code| step or above: worst case is half the widest gap
@@ -146,7 +148,7 @@ def test_representable_values_survive_a_round_trip_exactly(codes, scale, quant_t
     table = qlab.get_4bit_code(quant_type)
     x = (table[codes] * np.float32(scale)).astype(np.float32)
     x[0] = np.float32(scale)  # make the block absmax exactly `scale` (table holds 1.0)
-    packed, state = qlab.quantize_4bit(x, quant_type, blocksize=256)
+    packed, state = qlab.quantize_4bit(x, quant_type=quant_type, blocksize=256)
     # each x/s lands (within rounding) on its own table value t, so it comes back as fl(t · s) == x
     assert np.array_equal(qlab.dequantize_4bit(packed, state), x)
 
@@ -185,7 +187,7 @@ def test_allow_nonfinite_reproduces_bitsandbytes_exactly(bnb_F, quant_type):
     x[140], x[-2] = -np.inf, np.nan  # the last, short block too
     t = torch.from_numpy(x)
     packed, state = bnb_F.quantize_4bit(t, blocksize=64, quant_type=quant_type)
-    ours, our_state = qlab.quantize_4bit(t, quant_type, 64, allow_nonfinite=True)
+    ours, our_state = qlab.quantize_4bit(t, quant_type=quant_type, blocksize=64, allow_nonfinite=True)
     assert torch.equal(ours, packed)
     assert torch.equal(
         our_state.absmax,
@@ -227,8 +229,10 @@ def test_dequantize_checks_its_inputs():
 
 def test_bitsandbytes_backend_gives_the_same_results_on_cpu():
     x = make_data("heavy_tailed", (16, 256))
-    ours = qlab.quantize_4bit(x, "nf4", 64, compress_statistics=True)
-    theirs = qlab.quantize_4bit(x, "nf4", 64, compress_statistics=True, backend="bitsandbytes")
+    ours = qlab.quantize_4bit(x, quant_type="nf4", blocksize=64, compress_statistics=True)
+    theirs = qlab.quantize_4bit(
+        x, quant_type="nf4", blocksize=64, compress_statistics=True, backend="bitsandbytes"
+    )
     assert isinstance(theirs[0], np.ndarray)
     assert np.array_equal(ours[0], theirs[0])
     assert np.array_equal(ours[1].absmax, theirs[1].absmax)

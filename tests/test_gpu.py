@@ -19,9 +19,9 @@ pytestmark = [
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=str)
 def test_cuda_4bit_runs_on_the_gpu_and_agrees_with_numpy(quant_type, dtype):
     x = torch.from_numpy(make_data("heavy_tailed", (256, 512))).to(dtype)
-    packed_gpu, state_gpu = qlab.quantize_4bit(x.cuda(), quant_type, 64)
+    packed_gpu, state_gpu = qlab.quantize_4bit(x.cuda(), quant_type=quant_type, blocksize=64)
     assert packed_gpu.is_cuda and state_gpu.absmax.is_cuda
-    packed_cpu, state_cpu = qlab.quantize_4bit(x, quant_type, 64)
+    packed_cpu, state_cpu = qlab.quantize_4bit(x, quant_type=quant_type, blocksize=64)
     assert torch.equal(state_gpu.absmax.cpu(), state_cpu.absmax)
     # bitsandbytes' CUDA kernel decides codes with its own hard-coded thresholds (FP4 especially),
     # so a few codes differ from the CPU rule; both must still be within half a grid gap.
@@ -41,7 +41,7 @@ def test_cuda_4bit_runs_on_the_gpu_and_agrees_with_numpy(quant_type, dtype):
 
 def test_cuda_double_quantization_and_blockwise():
     x = torch.from_numpy(make_data("normal", (64 * 1024,))).cuda()
-    packed, state = qlab.quantize_4bit(x, "nf4", 64, compress_statistics=True)
+    packed, state = qlab.quantize_4bit(x, quant_type="nf4", blocksize=64, compress_statistics=True)
     assert state.nested and state.absmax.dtype == torch.uint8
     back = qlab.dequantize_4bit(packed, state)
     assert (back - x).abs().max().item() < 0.02

@@ -120,6 +120,8 @@ def test_scale_overhead_and_effective_bits():
     assert effective_bits(4, (4096, 4096), group_size=32, scale_bits=16) == 4.5
     # NF4-like: 4 bits + fp32 absmax per 64
     assert effective_bits(4, (64, 128), group_size=64) == 4.5
+    # int8 zero-point in groups of 64: a float32 scale and an int8 zero point per group
+    assert effective_bits(8, (4096, 4096), group_size=64, scale_bits=32 + 8) == 8.625
     # int8 per tensor on 1024 x 1024 with one float32 scale
     assert effective_bits(8, (1024, 1024)) == 8 + 32 / 2**20
     # per output channel of a (4096, 11008) weight, fp16 scales

@@ -6,6 +6,7 @@ import math
 import re
 import string
 
+import numpy as np
 import pytest
 
 from qlab import i18n
@@ -115,3 +116,84 @@ def test_format_number_untrimmed_and_errors():
         format_number(True, "en")
     with pytest.raises(ValueError, match="digits"):
         format_number(1.0, "en", -1)
+
+
+# --- lists, percentages, Turkish suffixes ---------------------------------------------
+
+
+def test_format_list_and_percent():
+    from qlab.i18n import format_list, format_percent
+
+    assert format_list([-0.17, 24.6], "en") == "[-0.17, 24.6]"
+    assert format_list(np.array([[-0.17], [24.6]]), "tr") == "[-0,17; 24,6]"
+    assert format_list([25.8, 29.3], "tr", 1, brackets=False) == "25,8; 29,3"
+    assert format_percent(50.2, "tr") == "%50,2" and format_percent(50.2, "en") == "50.2 %"
+
+
+@pytest.mark.parametrize(
+    ("value", "pattern", "suffix"),
+    [
+        (4, "lIk", "'lük"),
+        (16, "lIk", "'lık"),
+        (64, "lIk", "'lük"),
+        (1536, "lIk", "'lık"),
+        (1000, "lIk", "'lik"),
+        (2_000_000, "lIk", "'luk"),
+        (100, "lIk", "'lük"),
+        (30, "lIk", "'luk"),
+        (4, "DA", "'te"),
+        (16, "DA", "'da"),
+        (40, "DA", "'ta"),
+        (127, "(y)A", "'ye"),
+        (4, "(y)A", "'e"),
+        (16, "(n)In", "'nın"),
+        (4, "(n)In", "'ün"),
+        ("39,6875", "DIr", "'tir"),
+        (3.2, "(y)A", "'ye"),
+        ("%50", "(s)I", "'si"),
+        (0, "DAn", "'dan"),
+        ("1.536", "lIk", "'lık"),
+    ],
+)
+def test_tr_suffix(value, pattern, suffix):
+    from qlab.i18n import tr_suffix
+
+    assert tr_suffix(value, pattern) == suffix
+
+
+def test_suffix_format_spec_in_messages():
+    i18n.add_messages({"test.suffix": {"en": "groups of {g} at {x}", "tr": "{x:'DA} {g:'lIk} gruplar"}})
+    assert t("test.suffix", "tr", g=64, x="3,2") == "3,2'de 64'lük gruplar"
+    assert t("test.suffix", "en", g=64, x="3.2") == "groups of 64 at 3.2"
+    assert t("test.suffix", "en", g=1536, x=f"{0.5:.2f}") == "groups of 1536 at 0.50"
+
+
+def test_suffix_problems():
+    from qlab.i18n import suffix_problems
+
+    good = "64'lük grup, 16'lık, 4'te, 16'da, 127'ye, 3,2'ye, 1536'lık, %50'si, 8'de, 0,0126'lık, 4’ü"
+    assert suffix_problems(good) == []
+    bad = suffix_problems("64'lık grup; 16'ta; 127'ya; 4’ı")
+    assert bad == [
+        "64'lık: expected 64'lük",
+        "16'ta: expected 16'da",
+        "127'ya: expected 127'ye",
+        "4’ı: expected 4’ü",
+    ]
+    assert suffix_problems("qlab'ın, 'Run' menüsü, 5'inci") == []  # not a number, or not a known suffix
+
+
+def test_localize_writes_decimal_commas():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from qlab.plotting import line_plot, localize, new_figure
+
+    fig = line_plot([0, 0.5, 1.0], {"a": [0.1, 0.2, 0.3]}, title="", xlabel="", ylabel="", lang="tr")
+    FigureCanvasAgg(fig).draw()
+    labels = [tick.get_text() for tick in fig.axes[0].get_xticklabels()]
+    assert "0,4" in labels and not any("." in label for label in labels)
+    fig, ax = new_figure()
+    ax.plot([0, 0.5], [1, 2])
+    assert localize(fig, "en") is fig
+    FigureCanvasAgg(fig).draw()
+    assert "0.4" in [tick.get_text() for tick in ax.get_xticklabels()]

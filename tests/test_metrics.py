@@ -143,11 +143,17 @@ def test_walks_containers_dataclasses_and_plain_objects():
 def test_zeropoint_params_are_counted():
     X = np.random.default_rng(1).normal(size=(64, 128)).astype(np.float32)
     codes, params = zeropoint_quantize(X, bits=8, group_size=64)
-    # int8 codes + float64 scale + int16 zero point per group of 64
-    assert bits_per_parameter((codes, params), X.size) == 8 + (64 + 16) / 64
+    # int8 codes + float32 scale + int8 zero point per group of 64: the conventional 8.625
+    assert bits_per_parameter((codes, params), X.size) == 8 + (32 + 8) / 64 == 8.625
     assert bits_per_parameter((codes, params), X.size) == effective_bits(
-        8, X.shape, group_size=64, scale_bits=64 + 16
+        8, X.shape, group_size=64, scale_bits=32 + 8
     )
+    # the same from torch, and absmax g64 (a float32 scale only): 8 + 32/64
+    t_codes, t_params = zeropoint_quantize(torch.from_numpy(X), bits=8, group_size=64)
+    assert bits_per_parameter((t_codes, t_params), X.size) == 8.625
+    assert bits_per_parameter(absmax_quantize(X, group_size=64), X.size) == 8.5
+    # inv_scale is derived, not stored: it adds nothing
+    assert storage_bytes(params) == params.scale.nbytes + params.zero_point.nbytes == 128 * 5
 
 
 def test_bits_per_parameter_checks_n_params():

@@ -72,6 +72,19 @@ def test_four_bit_integer_codes_are_stored_two_per_byte():
     assert layer.weight_storage_bytes() == 128 * 96 // 2 + (128 * 96 // 64) * 4
 
 
+def test_four_bit_zero_points_are_stored_two_per_byte():
+    layer = QuantizedLinear(_linear(128, 96), FORMATS["int4-zeropoint-g64"])
+    groups = 128 * 96 // 64
+    assert layer.codes.dtype == torch.uint8 and layer.codes.numel() == 128 * 96 // 2
+    assert layer.zero_points.dtype == torch.uint8 and layer.zero_points.numel() == groups // 2
+    assert layer.params.zero_point is None  # not stored twice
+    # 4 bits + one float32 scale + one 4-bit zero point per 64 weights
+    assert layer.weight_storage_bytes() == 128 * 96 // 2 + groups * 4 + groups // 2
+    # asymmetric: every group uses both ends of the 16 codes, absmax never uses -8
+    codes = unpack_nibbles(layer.codes, 4, (96, 128)).reshape(-1, 64)
+    assert codes.amin(1).eq(-8).all() and codes.amax(1).eq(7).all()
+
+
 @pytest.mark.parametrize("bits", [2, 3, 4])
 def test_nibble_packing_round_trips(bits):
     g = torch.Generator().manual_seed(bits)
@@ -141,8 +154,9 @@ def test_measured_bits_per_parameter_of_each_format():
     assert bits["fp32"] == 32.0
     assert bits["int8-absmax-tensor"] == pytest.approx(8.0, abs=0.01)
     assert bits["int8-absmax-g64"] == 8.5
-    assert bits["int8-zeropoint-g64"] == 8 + (64 + 16) / 64  # float64 scale + int16 zero point per group
+    assert bits["int8-zeropoint-g64"] == 8 + (32 + 8) / 64  # float32 scale + int8 zero point per group
     assert bits["int4-absmax-g64"] == 4.5
+    assert bits["int4-zeropoint-g64"] == 4 + (32 + 4) / 64  # float32 scale + 4-bit zero point per group
     assert bits["nf4-dq"] < bits["nf4"] == bits["fp4"] == 4.5
     assert bits["llm-int8"] == pytest.approx(8 + 32 * (128 + 64) * 2 / (2 * 2 * 64 * 128))
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +29,7 @@ def test_torch_is_pinned_with_its_reason():
 def test_every_runtime_requirement_is_pinned():
     for name in ("requirements.txt", "requirements-nodeps.txt"):
         for line in requirement_lines(name):
+            line = line.split(";")[0].strip()  # an environment marker may follow (mlx: Linux and macOS only)
             assert re.fullmatch(r"[A-Za-z0-9_.\-]+==[0-9][0-9A-Za-z.+\-]*", line), (
                 f"{name}: {line!r} is not pinned"
             )
@@ -56,3 +62,40 @@ def test_readme_gives_the_same_test_command_as_ci():
     assert "make test" in readme and "make lab" in readme
     assert readme.index("make lab") < readme.index("conda env create -f environment.yml")
     assert "not exercised in CI" in readme
+
+
+def test_turkish_jupyterlab_language_pack_and_make_lab_tr():
+    """`make lab-tr` / `make lab LAB_LANG=tr`: the pinned language pack plus a per-launch settings override."""
+    assert any(
+        line.startswith("jupyterlab-language-pack-tr-TR==") for line in requirement_lines("requirements.txt")
+    )
+    overrides = ROOT / "tools" / "jupyterlab-tr" / "labconfig" / "default_setting_overrides.json"
+    settings = json.loads(overrides.read_text(encoding="utf-8"))
+    assert settings == {"@jupyterlab/translation-extension:plugin": {"locale": "tr_TR"}}
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    # fresh clones and updated checkouts reinstall when requirements.txt (the pack's pin) changes
+    assert re.search(r"^\$\(STAMP\):.*\brequirements\.txt\b", makefile, re.M)
+    # never the shell's locale variable LANG as a make variable
+    assert not re.search(r"^\s*LANG\s*[?:+]?=|\$\(LANG\)", makefile, re.M)
+    if shutil.which("make") is None:
+        pytest.skip("make not installed")
+
+    def dry_run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["make", "--no-print-directory", "-s", "-n", "-C", str(ROOT), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={k: v for k, v in os.environ.items() if k not in ("LAB_LANG", "MAKEFLAGS")},
+        )
+
+    for args in (["lab-tr"], ["lab", "LAB_LANG=tr"]):
+        result = dry_run(*args)
+        assert result.returncode == 0, result.stderr
+        assert f'JUPYTER_CONFIG_PATH="{ROOT / "tools" / "jupyterlab-tr"}' in result.stdout, result.stdout
+        assert "jupyter lab" in result.stdout
+    english = dry_run("lab")
+    assert english.returncode == 0 and "jupyter lab" in english.stdout
+    assert "JUPYTER_CONFIG_PATH" not in english.stdout
+    wrong = dry_run("lab", "LAB_LANG=de")
+    assert wrong.returncode != 0 and "LAB_LANG must be en or tr" in wrong.stderr

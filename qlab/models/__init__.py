@@ -6,8 +6,10 @@ module              main names
 ``loading``         load_minilm, load_smollm2, load_hf, LoadedModel
 ``text``            load_text, load_sentences (shipped real text)
 ``quantize``        FORMATS, quantize_model, QuantizedLinear, LLMInt8Linear
-``evaluate``        perplexity, encode, embedding_agreement, model_footprint_bytes
+``evaluate``        perplexity, perplexity_windows (with a bootstrap interval), paired_difference,
+                    encode, embedding_agreement, model_footprint_bytes
 ``outliers``        find_outlier_features (LLM.int8() emergent features)
+``capture``         capture_inputs (the real inputs of chosen Linear layers)
 ==================  =====================================================
 
 Importing this package is cheap; torch and transformers load when a function runs.
@@ -37,8 +39,16 @@ _EXPORTS: dict[str, str] = {
     "encode": "evaluate",
     "embedding_agreement": "evaluate",
     "model_footprint_bytes": "evaluate",
+    "perplexity_windows": "evaluate",
+    "paired_difference": "evaluate",
+    "PerplexityResult": "evaluate",
+    "PairedDifference": "evaluate",
+    "evaluation_windows": "evaluate",
+    "window_nll": "evaluate",
     "find_outlier_features": "outliers",
     "OutlierReport": "outliers",
+    "capture_inputs": "capture",
+    "linear_names": "capture",
 }
 
 __all__ = sorted(_EXPORTS)

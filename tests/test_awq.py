@@ -1,0 +1,72 @@
+"""qlab.awq and qlab.mixed_bits: activation-aware scaling and bit allocation under a budget."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import qlab
+from qlab.awq import activation_scales, awq_dequantize, awq_quantize, output_error
+from qlab.mixed_bits import allocate_bits, bits_cost
+
+
+def _salient(seed=0, rows=64, cols=256, tokens=512):
+    """Inputs with a few channels 30x larger than the rest, as in real LLM activations."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(tokens, cols))
+    X[:, rng.choice(cols, 4, replace=False)] *= 30
+    W = rng.normal(0, 0.05, (rows, cols))
+    return W.astype(np.float32), X.astype(np.float32)
+
+
+def test_alpha_zero_is_round_to_nearest():
+    W, X = _salient()
+    codes, params = awq_quantize(W, X, bits=4, group_size=64, n_grid=1)
+    assert params.alpha == 0.0 and np.all(params.input_scale == 1)
+    rtn_codes, rtn = qlab.zeropoint_quantize(W, bits=4, group_size=64)
+    assert np.array_equal(codes, rtn_codes)
+    assert np.allclose(awq_dequantize(codes, params), qlab.zeropoint_dequantize(rtn_codes, rtn))
+
+
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_output_error_below_round_to_nearest(symmetric):
+    W, X = _salient(seed=1)
+    codes, params = awq_quantize(W, X, bits=4, group_size=64, symmetric=symmetric)
+    assert params.alpha > 0
+    assert params.errors.min() == output_error(X, W, awq_dequantize(codes, params))
+    assert output_error(X, W, awq_dequantize(codes, params)) < 0.8 * params.errors[0]  # errors[0]: RTN
+    s = params.input_scale
+    assert np.isclose(s.max() * s.min(), 1, rtol=1e-4)
+    assert np.argmax(s) in np.argsort(activation_scales(X))[-4:]  # the salient channels get the largest s
+
+
+def test_awq_errors():
+    W, X = _salient()
+    with pytest.raises(ValueError, match="features"):
+        awq_quantize(W, X[:, :10])
+    with pytest.raises(ValueError, match="multiple of group_size"):
+        awq_quantize(W, X, group_size=100)
+    with pytest.raises(ValueError, match="bits"):
+        awq_quantize(W, X, bits=0)
+
+
+def test_allocate_bits_spends_the_budget_where_it_pays():
+    # layer "a" is very sensitive, "b" barely: a 4.5-bit average goes to "a"
+    errors = {"a": {3: 64.0, 4: 16.0, 5: 4.0, 6: 1.0}, "b": {3: 0.4, 4: 0.1, 5: 0.03, 6: 0.01}}
+    sizes = {"a": 1000, "b": 1000}
+    result = allocate_bits(errors, sizes, budget=4.5)
+    assert result.bits == {"a": 6, "b": 3} and result.average_bits == 4.5
+    uniform = errors["a"][4] + errors["b"][4]
+    assert result.total_error < uniform
+    with pytest.raises(ValueError, match="budget"):
+        allocate_bits(errors, sizes, budget=2.0)
+    with pytest.raises(ValueError, match="same layers"):
+        allocate_bits(errors, {"a": 1}, budget=4)
+
+
+def test_bits_cost_counts_scales():
+    assert bits_cost(4, 128) == 4 + 40 / 128
+    assert bits_cost(4, None) == 4.0
+    cost = lambda b: bits_cost(b, 128)  # noqa: E731
+    result = allocate_bits({"x": {4: 1.0, 8: 0.0}}, {"x": 10}, budget=cost(4), cost=cost)
+    assert result.bits == {"x": 4} and np.isclose(result.average_bits, cost(4))
