@@ -34,6 +34,8 @@ from pathlib import Path
 
 import pytest
 
+from tests._chromium import CHROMIUM_ARGS, find_chromium
+
 pytestmark = [
     pytest.mark.browser,
     # Playwright's sync API runs its driver in an event loop that may leave sockets for the GC.
@@ -50,30 +52,9 @@ MENU = {
     "en": ("File", "Run", "Run All Cells"),
     "tr": ("Dosya", "Çalıştır", "Tüm Hücreleri Çalıştır"),
 }
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SERVER_START_S = 60
 RUN_ALL_S = 60
 WIDGET_S = 30
-
-
-def find_chromium() -> str | None:
-    """Path of the Chromium binary, or None. QLAB_CHROMIUM overrides the search (a missing path gives None)."""
-    override = os.environ.get("QLAB_CHROMIUM")
-    if override is not None:
-        return override if os.path.isfile(override) and os.access(override, os.X_OK) else None
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
-        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return None
 
 
 def _free_port() -> int:

@@ -33,6 +33,8 @@ from urllib.parse import unquote, urljoin, urlparse
 
 import pytest
 
+from tests._chromium import CHROMIUM_ARGS, find_chromium
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import build_site  # noqa: E402
@@ -43,16 +45,6 @@ LANGS = build_site.LANGS
 OTHER = build_site.OTHER
 SHOTS = ROOT / "build" / "site-screenshots"
 SEARCH_TERMS = {"en": "quantization", "tr": "nicemleme"}
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAGE_S = 60
 # Strings inside MathJax's bundled speech-rule engine that are used only by Internet Explorer (no
 # document.evaluate) or by Node: in a browser the engine loads its rules from [mathjax]/sre/mathmaps,
@@ -325,16 +317,6 @@ def test_turkish_pages_have_turkish_navigation(built_site):
 
 # ---------------------------------------------------------------------------------------------------
 # The browser test
-
-
-def find_chromium() -> str | None:
-    override = os.environ.get("QLAB_CHROMIUM")
-    if override is not None:
-        return override if os.path.isfile(override) and os.access(override, os.X_OK) else None
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
-        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return None
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
