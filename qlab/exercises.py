@@ -331,7 +331,7 @@ i18n.add_messages(
             "en": "your result has shape {got}, the expected shape is {want} (input: {inputs}).",
             "tr": "sonucunuzun şekli {got}, beklenen şekil {want} (girdi: {inputs}).",
         },
-        "ex.impl.array": {"en": "array of shape {shape} ({dtype})", "tr": "{shape} şeklinde dizi ({dtype})"},
+        "ex.impl.array": {"en": "array of shape {shape} ({dtype})", "tr": "şekli {shape} olan dizi ({dtype})"},
         "ex.impl.mismatch": {
             "en": "your result differs from qlab's on the input ({inputs}). Compare it step by step "
             "with the recipe above.",

@@ -273,9 +273,15 @@ def _flatten(values: object) -> list[object]:
 
 
 def format_percent(x: Real, lang: str, digits: int = 1) -> str:
-    """``x`` (already in percent) with the percent sign where ``lang`` puts it: ``50.2 %`` / ``%50,2``."""
+    """``x`` (already in percent) with the percent sign where ``lang`` puts it: ``50.2 %`` / ``%50,2``.
+
+    In Turkish a sign stays in front of the percent sign: ``-%8,1``, ``+%3,7`` (not ``%-8,1``).
+    """
     text = format_number(x, lang, digits)
-    return f"%{text}" if lang == "tr" else f"{text} %"
+    if lang != "tr":
+        return f"{text} %"
+    sign = text[0] if text[:1] in ("-", "+", "−") else ""
+    return f"{sign}%{text[len(sign):]}"
 
 
 # How the last word of a number is read aloud decides a Turkish suffix's vowel and

@@ -1,4 +1,4 @@
-"""The welcome lesson in a real browser: JupyterLab + headless Chromium, in English and Turkish.
+"""Lessons in a real browser: JupyterLab + headless Chromium, in English and Turkish.
 
 nbval checks the stored outputs; this test checks what a learner sees. For each language it starts
 JupyterLab as `make lab` (English) or `make lab-tr` (Turkish) would: the Turkish server gets the same
@@ -9,7 +9,9 @@ the menu bar's language (Run / Çalıştır), runs all cells from that menu (Run
 checks that the printed readout and the plot image follow. Screenshots (`menu_<lang>.png`: the open
 Run menu; `welcome_<lang>.png`: the slider and its plot) are saved under pytest's tmp folder and, if
 QLAB_SCREENSHOT_DIR is set, there too; a failure leaves `failed_<lang>.png` and `.html` (the page's
-DOM) in the tmp folder and prints where.
+DOM) in the tmp folder and prints where. Lesson 06 is opened the same way in Turkish (its code is shared
+with the English notebook): after Run All, its block-size SelectionSlider is moved from 64 to 128 and the
+readout, the printed line and the Pareto plot must follow.
 
 Needs Debian's `chromium` (CI installs it) and Playwright for Python; it skips cleanly without them.
 QLAB_CHROMIUM=/path/to/chromium picks another browser binary (a missing path makes the test skip).
@@ -18,6 +20,7 @@ Playwright's own browser download (`playwright install`) is never used.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -44,6 +47,10 @@ pytestmark = [
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = "00_welcome.ipynb"
+# Lesson 06's block-size SelectionSlider, opened in Turkish only: its code is shared by both languages,
+# the Turkish run also checks its translated label and readout.
+LESSON_06 = "06_fp4_nf4.ipynb"
+LESSONS = (LESSON, LESSON_06)
 LANGS = ("en", "tr")
 # What `make lab LAB_LANG=tr` adds to JupyterLab's config path (see the Makefile).
 TR_CONFIG_PATH = ROOT / "tools" / "jupyterlab-tr"
@@ -54,6 +61,7 @@ MENU = {
 }
 SERVER_START_S = 60
 RUN_ALL_S = 60
+RUN_ALL_06_S = 600  # lesson 06 loads two real models (~40 s idle on 2 cores; 290 s was seen under load 5)
 WIDGET_S = 30
 
 
@@ -83,7 +91,8 @@ def workdir(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("browser")
     for lang in LANGS:
         (base / "nb" / lang).mkdir(parents=True)
-        shutil.copy2(ROOT / "notebooks" / lang / LESSON, base / "nb" / lang / LESSON)
+        for lesson in LESSONS:
+            shutil.copy2(ROOT / "notebooks" / lang / lesson, base / "nb" / lang / lesson)
     return base
 
 
@@ -255,83 +264,113 @@ def _save_screenshot(page, workdir: Path, name: str) -> Path:
     return shot
 
 
+def _open_and_run_all(page, lab_url: str, lang: str, lesson: str, run_all_s: float, workdir: Path):
+    """Open `<lang>/<lesson>` in a fresh workspace, check the menu bar's language, run Run ▸ Run All Cells
+    from the menu as a learner would, and wait until every code cell ran (a raising cell fails here).
+    Returns (notebook locator, path of the Run-menu screenshot)."""
+    from playwright.sync_api import expect
+
+    file_menu, run_menu, run_all = MENU[lang]
+    workspace = f"qlab-{lang}-{uuid.uuid4().hex[:8]}"
+    path = f"{lang}/{lesson}"
+    page.goto(f"{lab_url}/lab/workspaces/{workspace}/tree/{path}?reset")
+    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
+    notebook.locator(".jp-MarkdownCell h1").first.wait_for(state="visible")
+    # The kernel must be up and connected before Run All: a click during start-up can be lost.
+    _wait_kernel_idle(lab_url, path, WIDGET_S)
+    page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\| (Idle|Boşta)$")).wait_for()
+
+    # JupyterLab's own interface in the lesson's language: the menu bar (File/Dosya ... Run/Çalıştır).
+    menubar = page.locator("#jp-menu-panel .lm-MenuBar-itemLabel")
+    expect(menubar.first).to_have_text(file_menu)
+    labels = [label.strip() for label in menubar.all_inner_texts()]
+    assert run_menu in labels, f"{lang}: menu bar {labels}, expected {run_menu!r}"
+    if lang == "tr":
+        assert "Run" not in labels and "File" not in labels, labels
+
+    # Run ▸ Run All Cells (Çalıştır ▸ Tüm Hücreleri Çalıştır), as a learner would.
+    page.get_by_role("menuitem", name=run_menu, exact=True).click()
+    entry = page.get_by_role("menuitem", name=re.compile("^" + re.escape(run_all)))
+    entry.wait_for(state="visible")
+    menu_shot = _save_screenshot(page, workdir, f"menu_{lang}_{Path(lesson).stem}.png")
+    entry.click()
+    _wait_all_cells_ran(page, run_all_s)
+    _wait_kernel_idle(lab_url, path, WIDGET_S)
+    unrun = notebook.locator(".jp-CodeCell .jp-InputArea-prompt", has_text=re.compile(r"^\[ \]:$"))
+    if unrun.count():
+        tracebacks = notebook.locator(
+            '[data-mime-type="application/vnd.jupyter.stderr"]', has_text="Traceback"
+        ).all_inner_texts()
+        raise AssertionError(f"a cell raised, {unrun.count()} cells left unrun:\n" + "\n".join(tracebacks))
+    return notebook, menu_shot
+
+
+@contextlib.contextmanager
+def _lesson_page(browser, lab_url: str, workdir: Path, name: str):
+    """A fresh browser page; on failure a screenshot and the DOM are left as `failed_<name>.png/.html`."""
+    page = browser.new_page()
+    page.set_default_timeout(WIDGET_S * 1000)
+    try:
+        yield page
+    except Exception:
+        page.screenshot(path=str(workdir / f"failed_{name}.png"))
+        (workdir / f"failed_{name}.html").write_text(page.content())
+        print(f"failure artefacts: {workdir}/failed_{name}.png and .html")
+        raise
+    finally:
+        page.close()
+        _shutdown_sessions(lab_url)
+
+
+def _move_slider(page, interact, presses: int, lab_url: str, path: str, expect_text: str) -> str:
+    """Press ArrowRight `presses` times on the widget's slider, wait until the kernel has redrawn the plot
+    (a new image) and printed `expect_text`, and return the output area's new text."""
+    output = interact.locator(".widget-output").first
+    src_before = output.locator("img").first.get_attribute("src")
+    assert src_before and src_before.startswith("data:image/png")
+    handle = interact.locator(".widget-slider [role=slider], .widget-slider .noUi-handle").first
+    handle.focus()
+    for _ in range(presses):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        """([out, before, text]) => {
+            const img = out.querySelector('img');
+            return img && img.getAttribute('src') !== before && out.innerText.includes(text);
+        }""",
+        arg=[output.element_handle(), src_before, expect_text],
+        timeout=WIDGET_S * 1000,
+    )
+    _wait_kernel_idle(lab_url, path, WIDGET_S)
+    return output.inner_text()
+
+
 def test_welcome_lesson_slider_in_browser(lab, browser, workdir):
     from playwright.sync_api import expect
 
     lang, lab_url = lab
-    file_menu, run_menu, run_all = MENU[lang]
     expect.set_options(timeout=WIDGET_S * 1000)
-    page = browser.new_page()
-    page.set_default_timeout(WIDGET_S * 1000)
     started = time.monotonic()
-    try:
-        workspace = f"qlab-{lang}-{uuid.uuid4().hex[:8]}"
+    with _lesson_page(browser, lab_url, workdir, lang) as page:
         path = f"{lang}/{LESSON}"
-        page.goto(f"{lab_url}/lab/workspaces/{workspace}/tree/{path}?reset")
-        notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
-        notebook.locator(".jp-MarkdownCell h1").first.wait_for(state="visible")
-        # The kernel must be up and connected before Run All: a click during start-up can be lost.
-        _wait_kernel_idle(lab_url, path, WIDGET_S)
-        page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\| (Idle|Boşta)$")).wait_for()
-
-        # JupyterLab's own interface in the lesson's language: the menu bar (File/Dosya ... Run/Çalıştır).
-        menubar = page.locator("#jp-menu-panel .lm-MenuBar-itemLabel")
-        expect(menubar.first).to_have_text(file_menu)
-        labels = [label.strip() for label in menubar.all_inner_texts()]
-        assert run_menu in labels, f"{lang}: menu bar {labels}, expected {run_menu!r}"
-        if lang == "tr":
-            assert "Run" not in labels and "File" not in labels, labels
-
-        # Run ▸ Run All Cells (Çalıştır ▸ Tüm Hücreleri Çalıştır), as a learner would.
-        page.get_by_role("menuitem", name=run_menu, exact=True).click()
-        entry = page.get_by_role("menuitem", name=re.compile("^" + re.escape(run_all)))
-        entry.wait_for(state="visible")
-        menu_shot = _save_screenshot(page, workdir, f"menu_{lang}.png")
-        entry.click()
-        _wait_all_cells_ran(page, RUN_ALL_S)
-        _wait_kernel_idle(lab_url, path, WIDGET_S)
-        unrun = notebook.locator(".jp-CodeCell .jp-InputArea-prompt", has_text=re.compile(r"^\[ \]:$"))
-        if unrun.count():
-            tracebacks = notebook.locator(
-                '[data-mime-type="application/vnd.jupyter.stderr"]', has_text="Traceback"
-            ).all_inner_texts()
-            raise AssertionError(
-                f"a cell raised, {unrun.count()} cells left unrun:\n" + "\n".join(tracebacks)
-            )
+        notebook, menu_shot = _open_and_run_all(page, lab_url, lang, LESSON, RUN_ALL_S, workdir)
 
         # The interactive widget: an IntSlider, its readout and an output area with the printed text and the plot.
         interact = notebook.locator(".widget-interact").first
         interact.scroll_into_view_if_needed()
         readout = interact.locator(".widget-readout").first
         output = interact.locator(".widget-output").first
-        image = output.locator("img").first
-        image.wait_for(state="visible")
+        output.locator("img").first.wait_for(state="visible")
         expect(readout).to_have_text("7")
         expect(output).to_contain_text("7B")
         text_before = output.inner_text()
-        src_before = image.get_attribute("src")
         assert "7B" in text_before, text_before
-        assert src_before and src_before.startswith("data:image/png")
 
+        # The kernel reruns memory_readout(12): new text and a new plot replace the old ones.
+        text_after = _move_slider(page, interact, 5, lab_url, path, "12B")
         handle = interact.locator(".widget-slider [role=slider], .widget-slider .noUi-handle").first
-        handle.focus()
-        for _ in range(5):
-            page.keyboard.press("ArrowRight")
         expect(handle).to_have_attribute("aria-valuenow", re.compile(r"^12(\.0)?$"))
         expect(readout).to_have_text("12")
-        # The kernel reruns memory_readout(12): new text and a new plot replace the old ones.
-        page.wait_for_function(
-            """([out, before]) => {
-                const img = out.querySelector('img');
-                return img && img.getAttribute('src') !== before && out.innerText.includes('12B');
-            }""",
-            arg=[output.element_handle(), src_before],
-            timeout=WIDGET_S * 1000,
-        )
-        _wait_kernel_idle(lab_url, path, WIDGET_S)
-        text_after = output.inner_text()
         assert text_after != text_before and "12B" in text_after and "7B" not in text_after
-        assert image.get_attribute("src") != src_before
 
         if lang == "tr":  # Turkish text renders: title, prose and the widget's label
             visible = notebook.locator(".jp-MarkdownCell h1").first.inner_text() + interact.inner_text()
@@ -342,14 +381,36 @@ def test_welcome_lesson_slider_in_browser(lab, browser, workdir):
         interact.evaluate("el => el.scrollIntoView({block: 'center'})")
         shot = _save_screenshot(page, workdir, f"welcome_{lang}.png")
         print(f"{lang}: {time.monotonic() - started:.1f} s, screenshots {menu_shot} and {shot}")
-    except Exception:
-        page.screenshot(path=str(workdir / f"failed_{lang}.png"))
-        (workdir / f"failed_{lang}.html").write_text(page.content())
-        print(f"failure artefacts: {workdir}/failed_{lang}.png and .html")
-        raise
-    finally:
-        page.close()
-        _shutdown_sessions(lab_url)
+
+
+@pytest.mark.parametrize("lab", ["tr"], indirect=True)
+def test_lesson06_block_size_slider_in_browser(lab, browser, workdir):
+    """Lesson 06 in Turkish: Run All, then move the block-size SelectionSlider 64 → 128 with the keyboard;
+    the readout, the printed line (blok boyutu 128: 1152 blok) and the Pareto plot follow."""
+    from playwright.sync_api import expect
+
+    lang, lab_url = lab
+    expect.set_options(timeout=WIDGET_S * 1000)
+    started = time.monotonic()
+    with _lesson_page(browser, lab_url, workdir, f"06_{lang}") as page:
+        path = f"{lang}/{LESSON_06}"
+        notebook, _ = _open_and_run_all(page, lab_url, lang, LESSON_06, RUN_ALL_06_S, workdir)
+        interact = notebook.locator(".widget-interact", has_text="Blok boyutu").first
+        interact.scroll_into_view_if_needed()
+        readout = interact.locator(".widget-readout").first
+        output = interact.locator(".widget-output").first
+        output.locator("img").first.wait_for(state="visible")
+        expect(readout).to_have_text("64")
+        expect(output).to_contain_text("blok boyutu 64: 2304 blok")
+
+        text_after = _move_slider(page, interact, 1, lab_url, path, "blok boyutu 128: 1152 blok")
+        expect(readout).to_have_text("128")
+        assert "blok boyutu 64:" not in text_after and "çift nicemlemeyle" in text_after, text_after
+        assert not re.search(r"\d\.\d", text_after), text_after  # decimal commas in Turkish
+
+        interact.evaluate("el => el.scrollIntoView({block: 'center'})")
+        shot = _save_screenshot(page, workdir, f"lesson06_{lang}.png")
+        print(f"06 {lang}: {time.monotonic() - started:.1f} s, screenshot {shot}")
 
 
 def test_skips_without_chromium(monkeypatch):

@@ -128,6 +128,7 @@ def test_format_list_and_percent():
     assert format_list(np.array([[-0.17], [24.6]]), "tr") == "[-0,17; 24,6]"
     assert format_list([25.8, 29.3], "tr", 1, brackets=False) == "25,8; 29,3"
     assert format_percent(50.2, "tr") == "%50,2" and format_percent(50.2, "en") == "50.2 %"
+    assert format_percent(-8.1, "tr") == "-%8,1" and format_percent(-8.1, "en") == "-8.1 %"  # sign first
 
 
 @pytest.mark.parametrize(

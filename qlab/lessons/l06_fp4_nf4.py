@@ -67,7 +67,7 @@ add_messages(
         },
         "l06.hand.bytes": {
             "en": "first 4 bytes by hand: {hand}   qlab: {qlab}   bitsandbytes: {bnb}",
-            "tr": "elle ilk 4 bayt: {hand}   qlab: {qlab}   bitsandbytes: {bnb}",
+            "tr": "elle hesaplanan ilk 4 bayt: {hand}   qlab: {qlab}   bitsandbytes: {bnb}",
         },
         "l06.hand.tie": {
             "en": "a value exactly on the midpoint {m} between codes {lo} and {hi} gets code {c}",
@@ -80,10 +80,6 @@ add_messages(
         },
         "l06.yes": {"en": "yes", "tr": "evet"},
         "l06.no": {"en": "no", "tr": "hayır"},
-        "l06.ref.time": {
-            "en": "time for one 1536 × 384 matrix: reference {ref} ms, fast path {fast} ms",
-            "tr": "1536 × 384'lük bir matris için süre: başvuru {ref} ms, hızlı yol {fast} ms",
-        },
         # code usage
         "l06.use.title": {
             "en": "How often each of the 16 codes is used ({model})",
@@ -93,12 +89,12 @@ add_messages(
         "l06.use.ylabel": {"en": "share of weights (%)", "tr": "ağırlıkların payı (%)"},
         "l06.use.row": {
             "en": "{model:8} {fmt:28} entropy {h} bits   most used {hi}   least used {lo}   SQNR {sqnr} dB",
-            "tr": "{model:8} {fmt:28} entropi {h} bit   en sık {hi}   en seyrek {lo}   SQNR {sqnr} dB",
+            "tr": "{model:8} {fmt:28} entropi {h} bit   en sık kullanılan {hi}   en seyrek kullanılan {lo}   SQNR {sqnr} dB",
         },
         # block size
         "l06.bs.title": {
             "en": "NF4 on {layer}: accuracy vs storage",
-            "tr": "{layer} üzerinde NF4: doğruluk ve depolama",
+            "tr": "{layer} üzerinde NF4: doğruluğa karşı depolama",
         },
         "l06.bs.xlabel": {"en": "measured bits per parameter", "tr": "ölçülen parametre başına bit"},
         "l06.bs.plain": {"en": "NF4, float32 absmax", "tr": "NF4, float32 absmax"},
@@ -111,7 +107,7 @@ add_messages(
         },
         "l06.bs.gain": {
             "en": "SQNR, block size 32 minus 4096: {gain} dB; per halving of the block size: {per} dB on average",
-            "tr": "SQNR, blok boyutu 32 eksi 4096: {gain} dB; blok boyutunu her yarıya indirmenin ortalama kazancı: {per} dB",
+            "tr": "SQNR farkı, blok boyutu 32 ile 4096 arasında: {gain} dB; blok boyutunu her yarıya indirmenin ortalama kazancı: {per} dB",
         },
         # double quantization
         "l06.dq.title": {
@@ -131,7 +127,7 @@ add_messages(
         },
         "l06.dq.bill": {
             "en": "scale bits per parameter: plain 32/64 = {plain}; double quantization 8/64 + 32/(64·256) = {dq}",
-            "tr": "parametre başına ölçek biti: düz 32/64 = {plain}; çift nicemleme 8/64 + 32/(64·256) = {dq}",
+            "tr": "parametre başına ölçek biti: çift nicemlemesiz 32/64 = {plain}; çift nicemleme 8/64 + 32/(64·256) = {dq}",
         },
         "l06.dq.err": {
             "en": "relative error of the scales: mean {mean}, max {max}; weight SQNR {s0} dB → {s1} dB (−{d} dB)",
@@ -165,12 +161,12 @@ add_messages(
         },
         "l06.ppl.row": {
             "en": "{fmt:32} perplexity {ppl}   change vs fp32 {pct} [{low}; {high}]",
-            "tr": "{fmt:32} şaşkınlık {ppl}   fp32'ye göre değişim {pct} [{low}; {high}]",
+            "tr": "{fmt:34} şaşkınlık {ppl}   fp32'ye göre değişim {pct} [{low}; {high}]",
         },
-        "l06.ppl.base": {"en": "{fmt:32} perplexity {ppl}", "tr": "{fmt:32} şaşkınlık {ppl}"},
+        "l06.ppl.base": {"en": "{fmt:32} perplexity {ppl}", "tr": "{fmt:34} şaşkınlık {ppl}"},
         "l06.ppl.pair": {
             "en": "{a} vs {b}: {pct} [{low}; {high}] → {verdict}",
-            "tr": "{a} ile {b}: {pct} [{low}; {high}] → {verdict}",
+            "tr": "{b} yerine {a}: {pct} [{low}; {high}] → {verdict}",
         },
         "l06.ppl.sig": {"en": "larger than the noise", "tr": "gürültüden büyük"},
         "l06.ppl.nosig": {"en": "inside the noise", "tr": "gürültünün içinde"},
@@ -196,10 +192,6 @@ add_messages(
             "en": "qlab's MXFP4 bytes equal gguf.quants.quantize(..., MXFP4): {ok} ({n} bytes)",
             "tr": "qlab'ın MXFP4 baytları gguf.quants.quantize(..., MXFP4) ile aynı: {ok} ({n} bayt)",
         },
-        "l06.mx.scales": {
-            "en": "MXFP4 scales are powers of two: {ok}; NVFP4 scales distinct values in one matrix: {n}",
-            "tr": "MXFP4 ölçekleri ikinin kuvvetleri: {ok}; bir matristeki farklı NVFP4 ölçek değeri sayısı: {n}",
-        },
         # ecosystem
         "l06.bnb.default": {
             "en": "BitsAndBytesConfig(load_in_4bit=True).bnb_4bit_quant_type = {qt!r}; qlab.quantize_4bit(W) uses {qq!r}",
@@ -215,7 +207,7 @@ add_messages(
         },
         "l06.bnb.out": {
             "en": "train-mode forward of the 4-bit model vs qlab's NF4+DQ model: max |Δ logits| = {d}",
-            "tr": "4 bitlik modelin eğitim kipindeki ileri geçişi ile qlab'ın NF4+ÇN modeli: en büyük |Δ logit| = {d}",
+            "tr": "4 bitlik modelin eğitim kipindeki ileri geçişi ile qlab'ın NF4+ÇN modeli arasında en büyük |Δ logit| = {d}",
         },
         "l06.mem.7b": {
             "en": "7B parameters in NF4 + DQ: 7·10⁹ × {bpp} bits / 8 = {gb} GB (fp16: {fp16} GB)",
