@@ -7,6 +7,9 @@
 # Both are idempotent: once installed they skip straight to the work.
 
 PYTHON ?= python3
+# PyTorch's CPU threads sleep instead of spinning while they wait: on shared or small machines spinning
+# threads make 2-thread forward passes several times slower (see qlab/__init__.py). Kernels inherit it.
+export OMP_WAIT_POLICY ?= PASSIVE
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.qlab-installed
@@ -25,7 +28,7 @@ endif
 # JupyterLab refuses to start as root unless told it is fine (containers, classroom VMs).
 ROOT_FLAG = $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: install lab lab-tr test lint bench compare notebooks execute-notebooks site
+.PHONY: install lab lab-tr test lint bench compare notebooks execute-notebooks site llama-cpp
 
 install: $(STAMP)
 
@@ -56,8 +59,16 @@ $(SITE_STAMP): $(STAMP) requirements-site.txt
 site: $(SITE_STAMP)
 	$(PY) tools/build_site.py
 
+COMPARE_STAMP = $(VENV)/.qlab-compare-installed
+
+# Test-only: llmcompressor's GPTQ (tests/test_gptq_llmcompressor.py compares qlab with it), installed without
+# its declared dependencies, which would downgrade transformers; no installed version changes (~20 s).
+$(COMPARE_STAMP): $(STAMP) requirements-compare.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-compare.txt
+	@touch $@
+
 # The site is built first: tests/test_site.py checks it (and skips where it was not built).
-test: $(STAMP) site
+test: $(STAMP) $(COMPARE_STAMP) site
 	$(PY) -m pytest tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 lint: $(STAMP)
@@ -75,3 +86,10 @@ notebooks: $(STAMP)
 	$(PY) tools/build_notebooks.py
 
 execute-notebooks: notebooks
+
+# Optional, not part of `make lab` or `make test`: llama.cpp's Python binding, compiled from source
+# (about 19 minutes on 2 cores). GGML_NATIVE=OFF: a native build detects AMX on some cloud VMs and then
+# dies with "illegal instruction" in its matmul (measured on these machines). Lesson 09 runs its GGUF
+# files with it where it is installed; without it those cells say how to install it and skip.
+llama-cpp: $(STAMP)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip install --disable-pip-version-check llama-cpp-python==0.3.36

@@ -269,6 +269,7 @@ def implementation(
     edge_cases: Sequence[Inputs] = (),
     mistakes: Mapping[str, Callable[..., Any]] | None = None,
     compare: Callable[[Any, Any], bool] = same_result,
+    empty_hint: Hint | None = None,
 ) -> Checker:
     """A checker for an exercise where the learner **writes a function**.
 
@@ -281,8 +282,10 @@ def implementation(
     as "forgot to round" -- and that mistake's hint key is returned; otherwise a
     generic hint names the input (never the expected output). A function that
     raises gets the exception in the hint; a result of the wrong shape gets both
-    shapes. Register the mistake functions as the exercise's ``wrong`` answers,
-    so the test suite proves each one gets its hint.
+    shapes. A function that returns ``None`` (a body not written yet, or a missing
+    ``return``) gets ``empty_hint`` where one is given. Register the mistake
+    functions as the exercise's ``wrong`` answers, so the test suite proves each
+    one gets its hint.
     """
     if not callable(reference) or not callable(make_inputs):
         raise TypeError("implementation() needs a reference function and an input maker")
@@ -300,6 +303,8 @@ def implementation(
             except Exception as error:  # the learner's code: report, never crash the cell
                 message = f"{type(error).__name__}: {error}"[:200]
                 return ("ex.impl.raised", {"error": message, "inputs": _describe(inputs)})
+            if got is None and expected is not None and empty_hint is not None:
+                return empty_hint
             if compare(expected, got):
                 continue
             for key, mistake in traps.items():
@@ -331,7 +336,10 @@ i18n.add_messages(
             "en": "your result has shape {got}, the expected shape is {want} (input: {inputs}).",
             "tr": "sonucunuzun şekli {got}, beklenen şekil {want} (girdi: {inputs}).",
         },
-        "ex.impl.array": {"en": "array of shape {shape} ({dtype})", "tr": "şekli {shape} olan dizi ({dtype})"},
+        "ex.impl.array": {
+            "en": "array of shape {shape} ({dtype})",
+            "tr": "şekli {shape} olan dizi ({dtype})",
+        },
         "ex.impl.mismatch": {
             "en": "your result differs from qlab's on the input ({inputs}). Compare it step by step "
             "with the recipe above.",

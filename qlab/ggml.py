@@ -178,9 +178,13 @@ def _inverse(d: np.ndarray) -> np.ndarray:
 
 
 def _to_code(values: np.ndarray, top: int) -> np.ndarray:
-    """``MIN(top, (int8_t)(v))``: truncation toward zero, as C's cast, then clamp."""
+    """``MIN(top, (int8_t)(v))``: truncation toward zero, as C's cast, then clamp.
+
+    Cast before clamping, as gguf's reference does, so that the non-finite values of a
+    block with a subnormal scale (see :func:`quantize`) give gguf's codes too.
+    """
     with np.errstate(invalid="ignore"):
-        return np.clip(np.trunc(values), 0, top).astype(np.uint8)
+        return np.trunc(values).astype(np.uint8).clip(0, top)
 
 
 def _pack_low_high(q: np.ndarray) -> np.ndarray:
@@ -276,10 +280,14 @@ def quantize(x: Any, qtype: Any) -> np.ndarray:
     ``gguf.GGMLQuantizationType``). Returns a uint8 array shaped like
     ``gguf.quants.quantize``'s: ``(*x.shape[:-1], bytes_per_row(x.shape[-1]))``.
     Scales too large for float16 (``|d| > 65504``) are stored as inf, as llama.cpp does.
+    A block of tiny values (``|x| ≲ 1e-36``) has a scale below float32's normal range: its
+    inverse overflows to inf and ``0 · inf`` is NaN, as in llama.cpp's C; such a block's
+    float16 scale is 0, so its codes carry no value, and they are the ones gguf writes.
     """
     name = _type_name(qtype, QUANTIZE_TYPES, "quantize")
     blocks, shape = _blocks(x, name, "quantize")
-    out = np.concatenate(_QUANTIZERS[name](blocks), axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):  # the tiny blocks above: no warning for a learner
+        out = np.concatenate(_QUANTIZERS[name](blocks), axis=1)
     return out.reshape(*shape[:-1], shape[-1] // LAYOUTS[name].block_size * LAYOUTS[name].type_size)
 
 

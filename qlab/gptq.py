@@ -91,10 +91,17 @@ def gptq_hessian(X: Any) -> np.ndarray:
     total, n = None, 0
     for part in parts:
         arr, _ = as_float_array(part, name="X", func="gptq_hessian")
+        if arr.ndim < 2:
+            raise ValueError(
+                f"gptq_hessian: X must have shape (tokens, in_features) or (..., in_features), got {arr.shape}"
+            )
         rows = arr.reshape(-1, arr.shape[-1]).astype(np.float64)
+        if total is not None and total.shape[0] != rows.shape[1]:
+            raise ValueError(
+                f"gptq_hessian: every input batch must have the same number of features, "
+                f"got {total.shape[0]} and {rows.shape[1]}"
+            )
         total = rows.T @ rows if total is None else total + rows.T @ rows
-        if total.shape[0] != rows.shape[1]:
-            raise ValueError("gptq_hessian: every input batch must have the same number of features")
         n += rows.shape[0]
     return 2 * total / n
 
@@ -150,13 +157,16 @@ def gptq_quantize(
     rows, cols = Wf.shape
     if Hf.shape != (cols, cols):
         raise ValueError(f"{func}: H must be ({cols}, {cols}) for W of shape {Wf.shape}, got {Hf.shape}")
-    if not np.allclose(Hf, Hf.T, rtol=1e-5, atol=1e-8 * float(np.abs(Hf).max() or 1)):
+    if float(np.abs(Hf - Hf.T).max()) > 1e-5 * float(np.abs(Hf).max() or 1):
         raise ValueError(f"{func}: H must be symmetric (H = 2·XᵀX/n, see gptq_hessian)")
     if group_size is not None:
         group_size = check_int(group_size, name="group_size", func=func, low=1)
         if cols % group_size:
             raise ValueError(f"{func}: in_features={cols} is not a multiple of group_size={group_size}")
-    if not (isinstance(damp, (int, float)) and 0 <= damp < 1):
+    for flag, value in (("symmetric", symmetric), ("act_order", act_order)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{func}: {flag} must be True or False, got {value!r}")
+    if isinstance(damp, bool) or not (isinstance(damp, (int, float)) and 0 <= damp < 1):
         raise ValueError(f"{func}: damp must be a fraction in [0, 1), got {damp!r}")
 
     Wm = Wf.astype(np.float64).copy()
@@ -216,6 +226,10 @@ def gptq_quantize(
 
 def gptq_dequantize(codes: Any, params: GPTQParams) -> np.ndarray:
     """The effective float32 weight: ``scale[g] · (code − zero[g])`` with ``g = g_idx[column]``."""
+    if not isinstance(params, GPTQParams):
+        raise TypeError(
+            f"gptq_dequantize: params must be the GPTQParams of gptq_quantize, got {type(params).__name__}"
+        )
     q = to_numpy(codes)
     if q.dtype.kind not in "iu":
         raise TypeError(f"gptq_dequantize: codes must be integers, got {q.dtype}")
@@ -230,5 +244,15 @@ def gptq_dequantize(codes: Any, params: GPTQParams) -> np.ndarray:
 
 def gptq_proxy_loss(W: Any, W_hat: Any, H: Any) -> float:
     """GPTQ's objective ``tr((W − Ŵ) H (W − Ŵ)ᵀ)``: the layer's output error on the calibration data."""
-    D = to_numpy(W).astype(np.float64) - to_numpy(W_hat).astype(np.float64)
-    return float(np.einsum("ij,jk,ik->", D, to_numpy(H).astype(np.float64), D))
+    func = "gptq_proxy_loss"
+    Wf, _ = as_float_array(W, name="W", func=func)
+    Wh, _ = as_float_array(W_hat, name="W_hat", func=func)
+    Hf, _ = as_float_array(H, name="H", func=func)
+    if Wf.ndim != 2 or Wh.shape != Wf.shape:
+        raise ValueError(f"{func}: W and W_hat must be 2-D of the same shape, got {Wf.shape} and {Wh.shape}")
+    if Hf.shape != (Wf.shape[1], Wf.shape[1]):
+        raise ValueError(
+            f"{func}: H must be ({Wf.shape[1]}, {Wf.shape[1]}) for W of shape {Wf.shape}, got {Hf.shape}"
+        )
+    D = Wf.astype(np.float64) - Wh.astype(np.float64)
+    return float(np.einsum("ij,jk,ik->", D, Hf.astype(np.float64), D))

@@ -281,7 +281,7 @@ def format_percent(x: Real, lang: str, digits: int = 1) -> str:
     if lang != "tr":
         return f"{text} %"
     sign = text[0] if text[:1] in ("-", "+", "−") else ""
-    return f"{sign}%{text[len(sign):]}"
+    return f"{sign}%{text[len(sign) :]}"
 
 
 # How the last word of a number is read aloud decides a Turkish suffix's vowel and

@@ -18,16 +18,25 @@ asymmetric INT4 with a float32 scale and an 8-bit zero point per 128 weights.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+
+from qlab._arrays import check_int
 
 __all__ = ["BitAllocation", "allocate_bits", "bits_cost"]
 
 
 def bits_cost(bits: int, group_size: int | None, scale_bits: int = 32, zero_bits: int = 8) -> float:
     """Bits stored per weight at ``bits`` with one scale (and zero point) per ``group_size`` weights."""
+    func = "bits_cost"
+    bits = check_int(bits, name="bits", func=func, low=1, high=32)
+    scale_bits = check_int(scale_bits, name="scale_bits", func=func, low=0)
+    zero_bits = check_int(zero_bits, name="zero_bits", func=func, low=0)
     if group_size is None:
         return float(bits)
+    group_size = check_int(group_size, name="group_size", func=func, low=1)
     return bits + (scale_bits + zero_bits) / group_size
 
 
@@ -58,12 +67,23 @@ def allocate_bits(
         raise ValueError("allocate_bits: no layers")
     if set(errors) != set(sizes):
         raise ValueError("allocate_bits: errors and sizes must name the same layers")
-    if any(n <= 0 for n in sizes.values()):
-        raise ValueError("allocate_bits: every layer needs a positive number of weights")
+    if any(isinstance(n, bool) or not isinstance(n, numbers.Integral) or n <= 0 for n in sizes.values()):
+        raise ValueError("allocate_bits: every layer needs a positive integer number of weights")
+    if isinstance(budget, bool) or not isinstance(budget, numbers.Real) or not math.isfinite(budget):
+        raise ValueError(f"allocate_bits: budget must be a finite number of bits per weight, got {budget!r}")
     options: dict[str, Sequence[int]] = {}
     for layer, curve in errors.items():
         if not curve:
             raise ValueError(f"allocate_bits: layer {layer!r} has no candidate bit widths")
+        for b, e in curve.items():
+            if isinstance(b, bool) or not isinstance(b, numbers.Integral) or b < 1:
+                raise ValueError(
+                    f"allocate_bits: layer {layer!r}: bit widths must be positive integers, got {b!r}"
+                )
+            if isinstance(e, bool) or not isinstance(e, numbers.Real) or not math.isfinite(e) or e < 0:
+                raise ValueError(
+                    f"allocate_bits: layer {layer!r} at {b} bits: the error must be a finite number >= 0, got {e!r}"
+                )
         options[layer] = sorted(curve)
     total = sum(sizes.values())
 

@@ -198,7 +198,7 @@ def test_implementation_checker(doubling):
     passed, message = feedback("99.double", lambda x: x * 3, "en")
     assert not passed and "differs from qlab's" in message and "array of shape 3 × 4 (float64)" in message
     passed, message = feedback("99.double", lambda x: x * 3, "tr")
-    assert "3 × 4 şeklinde dizi" in message and "." not in message.split("(")[1].split(")")[0]
+    assert "şekli 3 × 4 olan dizi" in message and "." not in message.split("(")[1].split(")")[0]
     passed, message = feedback("99.double", lambda x: (x * 2).ravel(), "en")
     assert not passed and "shape (6,)" in message or "shape (12,)" in message
     passed, message = feedback("99.double", lambda x: 1 / 0, "en")
@@ -228,4 +228,4 @@ def test_input_descriptions_follow_the_language():
 
     text = _describe((np.arange(3.0) / 4, 0.5, 4, "nf4"))
     assert text("tr") == "[0; 0,25; 0,5]; 0,5; 4; 'nf4'" and text("en") == "[0, 0.25, 0.5]; 0.5; 4; 'nf4'"
-    assert _describe({"W": np.ones((8, 8), np.float32)})("tr") == "W=8 × 8 şeklinde dizi (float32)"
+    assert _describe({"W": np.ones((8, 8), np.float32)})("tr") == "W=şekli 8 × 8 olan dizi (float32)"

@@ -127,3 +127,45 @@ def test_clear_errors(kwargs, error, message):
     args = {"W": np.ones((2, 128), np.float32), "H": np.eye(128)} | kwargs
     with pytest.raises(error, match=message):
         gptq_quantize(**args)
+
+
+def test_hessian_and_helpers_reject_bad_input():
+    with pytest.raises(ValueError, match="same number of features"):
+        gptq_hessian([np.ones((3, 4), np.float32), np.ones((3, 5), np.float32)])
+    with pytest.raises(ValueError, match="tokens, in_features"):
+        gptq_hessian(np.ones(4, np.float32))
+    with pytest.raises(ValueError, match="no calibration inputs"):
+        gptq_hessian([])
+    with pytest.raises(ValueError, match="empty"):
+        gptq_hessian(np.ones((0, 4), np.float32))
+    W = np.ones((2, 8), np.float32)
+    with pytest.raises(ValueError, match=r"H must be \(8, 8\)"):
+        gptq_proxy_loss(W, W, np.eye(4))
+    with pytest.raises(ValueError, match="same shape"):
+        gptq_proxy_loss(W, W[:, :4], np.eye(8))
+    codes, params = gptq_quantize(W, np.eye(8), bits=4, group_size=4)
+    with pytest.raises(TypeError, match="GPTQParams"):
+        gptq_dequantize(codes, object())
+    with pytest.raises(TypeError, match="integers"):
+        gptq_dequantize(codes.astype(np.float32), params)
+    with pytest.raises(ValueError, match="shape"):
+        gptq_dequantize(codes[:1], params)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"symmetric": "yes"}, TypeError, "symmetric must be True or False"),
+        ({"act_order": 1}, TypeError, "act_order must be True or False"),
+        ({"damp": True}, ValueError, "damp"),
+        ({"block_size": 0}, ValueError, "block_size"),
+        ({"bits": 4.0}, TypeError, "bits"),
+        ({"group_size": 256}, ValueError, "multiple of group_size"),
+        # positive semi-definite but singular, and damping switched off: no Cholesky factor
+        ({"H": np.ones((128, 128)), "damp": 0.0}, ValueError, "not positive definite"),
+    ],
+)
+def test_more_clear_errors(kwargs, error, message):
+    args = {"W": np.ones((2, 128), np.float32), "H": np.eye(128)} | kwargs
+    with pytest.raises(error, match=message):
+        gptq_quantize(**args)

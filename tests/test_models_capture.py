@@ -58,3 +58,19 @@ def test_minilm_ffn_inputs_show_the_outlier_dims():
     assert x.shape[1] == 384 and x.shape[0] == int(batch["attention_mask"].sum())
     share = (x.abs() >= 6).float().mean(0)
     assert share.argmax().item() == 223 and share[223] > 0.3  # dim 223: the LLM.int8() outlier of MiniLM
+
+
+def test_stop_early_gives_the_same_inputs_without_running_the_rest():
+    torch.manual_seed(0)
+    model = _Tiny()
+    batches = [{"input_ids": torch.tensor([[1, 2, 3]])}, {"input_ids": torch.tensor([[4, 5, 6]])}]
+    calls = []
+    model.down.register_forward_hook(lambda m, a, out: calls.append("down"))
+    early = capture_inputs(model, batches, ["up"], stop_early=True)
+    assert calls == []  # the forward pass stopped before `down` ran, in both batches
+    full = capture_inputs(model, batches, ["up"])
+    assert calls == ["down", "down"] and torch.equal(early["up"], full["up"]) and early["up"].shape == (6, 4)
+    both = capture_inputs(model, batches, stop_early=True)  # the last layer: nothing left to skip
+    assert torch.equal(both["down"], capture_inputs(model, batches)["down"])
+    with pytest.raises(TypeError, match="stop_early must be True or False"):
+        capture_inputs(model, batches, stop_early="yes")

@@ -129,3 +129,19 @@ def test_smollm2_loads_offline_and_says_it_sits_on_a_4bit_grid(capsys):
     # A Q4_1 block of 32 weights has at most 16 distinct values.
     block = model.model.layers[0].mlp.down_proj.weight.detach().reshape(-1, 32)[:64]
     assert max(len(torch.unique(row)) for row in block) <= 16
+
+
+def test_save_plain_checkpoint_round_trips_without_the_gguf_config(tmp_path):
+    from transformers import LlamaForCausalLM
+
+    from qlab.models.loading import save_plain_checkpoint
+
+    loaded = wrap_hf_model(_tiny_llama(), tokenizer=None, name="tiny", kind="causal")
+    loaded.model.config.quantization_config = {"quant_method": "gguf"}  # what the GGUF loader leaves behind
+    folder = save_plain_checkpoint(loaded, tmp_path / "plain")
+    config_text = (folder / "config.json").read_text()
+    assert "quantization_config" not in config_text and hasattr(loaded.model.config, "quantization_config")
+    again = LlamaForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    ids = torch.tensor([[1, 2, 3, 4]])
+    with torch.no_grad():
+        assert torch.equal(again(input_ids=ids).logits, loaded.model(input_ids=ids).logits)

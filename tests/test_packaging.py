@@ -27,7 +27,7 @@ def test_torch_is_pinned_with_its_reason():
 
 
 def test_every_runtime_requirement_is_pinned():
-    for name in ("requirements.txt", "requirements-nodeps.txt"):
+    for name in ("requirements.txt", "requirements-nodeps.txt", "requirements-compare.txt"):
         for line in requirement_lines(name):
             line = line.split(";")[0].strip()  # an environment marker may follow (mlx: Linux and macOS only)
             assert re.fullmatch(r"[A-Za-z0-9_.\-]+==[0-9][0-9A-Za-z.+\-]*", line), (
@@ -53,6 +53,8 @@ def test_makefile_installs_every_requirement_file_and_ci_runs_make_test():
     for name in ("requirements-dev.txt", "requirements-nodeps.txt"):
         assert f"-r {name}" in makefile
     assert "--no-deps -r requirements-nodeps.txt" in makefile
+    assert "--no-deps -r requirements-compare.txt" in makefile  # test-only, without its declared deps
+    assert re.search(r"^test: .*\$\(COMPARE_STAMP\)", makefile, re.M)
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert re.search(r"^make test$", ci, re.M)
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import re
 import sys
 import time
@@ -49,6 +50,9 @@ from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
+
+# Kernels inherit the environment: their torch threads sleep instead of spinning (see qlab/__init__.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

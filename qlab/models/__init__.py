@@ -3,7 +3,7 @@
 ==================  =====================================================
 module              main names
 ==================  =====================================================
-``loading``         load_minilm, load_smollm2, load_hf, LoadedModel
+``loading``         load_minilm, load_smollm2, load_hf, save_plain_checkpoint, LoadedModel
 ``text``            load_text, load_sentences (shipped real text)
 ``quantize``        FORMATS, quantize_model, QuantizedLinear, LLMInt8Linear
 ``evaluate``        perplexity, perplexity_windows (with a bootstrap interval), paired_difference,
@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "load_smollm2": "loading",
     "load_hf": "loading",
     "wrap_hf_model": "loading",
+    "save_plain_checkpoint": "loading",
     "load_text": "text",
     "load_sentences": "text",
     "FORMATS": "quantize",

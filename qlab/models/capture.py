@@ -45,6 +45,10 @@ def _chosen(model: nn.Module, which: str | Sequence[str] | Callable[[str], bool]
     return list(which)
 
 
+class _EnoughInputs(Exception):
+    """Raised inside a hook to leave a forward pass early (``stop_early=True``)."""
+
+
 @torch.no_grad()
 def capture_inputs(
     model: nn.Module,
@@ -52,6 +56,7 @@ def capture_inputs(
     layers: str | Sequence[str] | Callable[[str], bool] | None = None,
     *,
     max_tokens: int | None = None,
+    stop_early: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Run ``model(**batch)`` on each batch and return the inputs of the chosen Linear layers.
 
@@ -60,12 +65,19 @@ def capture_inputs(
     ``layers``: ``None`` (every Linear), a list of names, a regular expression
     (e.g. ``r"layers\\.\\d+\\.self_attn\\.q_proj"``) or a predicate on the name.
     ``max_tokens`` keeps at most that many tokens per layer (the first ones).
+    ``stop_early=True`` abandons each forward pass as soon as every chosen layer has
+    received its input, so capturing the first two decoder layers of a 30-layer model
+    costs two layers, not thirty. Only for models that call each chosen Linear once
+    per forward pass (true of the transformers models in this course).
     Returns ``{name: tensor of shape (tokens, in_features)}``, float32, on the CPU.
     """
+    if not isinstance(stop_early, bool):
+        raise TypeError(f"capture_inputs: stop_early must be True or False, got {stop_early!r}")
     names = _chosen(model, layers)
     modules = dict(model.named_modules())
     captured: dict[str, list[torch.Tensor]] = {name: [] for name in names}
     mask_now: list[torch.Tensor | None] = [None]
+    seen: set[str] = set()  # chosen layers already called in this forward pass
 
     def hook(name: str, module: nn.Linear, args: tuple[Any, ...]) -> None:
         x = args[0].detach().reshape(-1, module.in_features).float().cpu()
@@ -73,6 +85,9 @@ def capture_inputs(
         if mask is not None and mask.numel() == x.shape[0]:
             x = x[mask]
         captured[name].append(x)
+        seen.add(name)
+        if stop_early and len(seen) == len(names):
+            raise _EnoughInputs
 
     handles = [
         modules[name].register_forward_pre_hook(lambda m, a, name=name: hook(name, m, a)) for name in names
@@ -83,7 +98,11 @@ def capture_inputs(
         for batch in batches:
             mask = batch.get("attention_mask")
             mask_now[0] = None if mask is None else mask.reshape(-1).bool().cpu()
-            model(**batch)
+            seen.clear()
+            try:
+                model(**batch)
+            except _EnoughInputs:
+                pass  # every chosen layer has its input: the rest of the forward pass is not needed
             if max_tokens is not None and all(
                 sum(len(t) for t in v) >= max_tokens for v in captured.values()
             ):

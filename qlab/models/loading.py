@@ -230,6 +230,35 @@ def load_smollm2(gguf_path: str | Path | None = None, *, verbose: bool = True) -
     return LoadedModel(model, tokenizer, "SmolLM2-135M-Instruct", "causal", str(gguf_path), [SMOLLM2_NOTE])
 
 
+def save_plain_checkpoint(loaded: LoadedModel, folder: str | Path) -> Path:
+    """Write a loaded model as a plain transformers checkpoint (config, safetensors, tokenizer) in ``folder``.
+
+    transformers refuses ``save_pretrained`` on a model it loaded from GGUF ("quantized
+    with gguf and is not serializable"), yet GPU tools such as gptqmodel, llmcompressor and
+    autoawq want a checkpoint folder. This rebuilds the same architecture on the ``meta``
+    device (no second random initialisation), takes the loaded fp32 weights as they are
+    (for SmolLM2: the shipped Q4_1 weights, dequantized), drops the GGUF
+    ``quantization_config`` and saves. Lesson 07 does the same steps by hand.
+    """
+    import copy
+
+    import torch
+
+    folder = Path(folder)
+    model = loaded.model
+    config = copy.deepcopy(model.config)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    with torch.device("meta"):
+        plain = type(model)(config)
+    plain.load_state_dict(model.state_dict(), assign=True)
+    plain.tie_weights()
+    plain.save_pretrained(folder)
+    if loaded.tokenizer is not None:
+        loaded.tokenizer.save_pretrained(folder)
+    return folder
+
+
 def load_hf(model_id: str, *, kind: Kind = "causal", **from_pretrained_kwargs: Any) -> LoadedModel:
     """Optional online path: any hub model (e.g. ``"gpt2"``, ``"facebook/opt-125m"``). Never used by default.
 
