@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import qlab
-from qlab.awq import activation_scales, awq_dequantize, awq_quantize, output_error
+from qlab.awq import activation_scales, awq_dequantize, awq_quantize, output_error, output_error_fn
 from qlab.mixed_bits import allocate_bits, bits_cost
 
 
@@ -120,3 +120,31 @@ def test_search_errors_equal_output_error_for_every_alpha(tokens):
         s = (s / np.sqrt(s.max() * s.min())).astype(np.float32)
         scaled = qlab.zeropoint_dequantize(*qlab.zeropoint_quantize(W * s, bits=3, group_size=32))
         assert np.isclose(error, output_error(X, W, scaled / s), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("tokens", [40, 500])  # fewer tokens than inputs, and more (the Gram-matrix path)
+def test_output_error_fn_equals_output_error(tokens):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((tokens, 96)) @ rng.standard_normal((96, 96))
+    W = rng.standard_normal((24, 96)).astype(np.float32)
+    error_of = output_error_fn(X, W)
+    for bits in (2, 4, 8):
+        codes, params = qlab.zeropoint_quantize(W, bits=bits, group_size=32)
+        W_hat = qlab.zeropoint_dequantize(codes, params)
+        assert error_of(W_hat) == pytest.approx(output_error(X, W, W_hat), rel=1e-10)
+    assert error_of(W) == 0.0
+    # rank-deficient X (an input that is always 0): the fallback without a Cholesky factor
+    X[:, 5] = 0.0
+    assert output_error_fn(X, W)(W_hat) == pytest.approx(output_error(X, W, W_hat), rel=1e-10)
+
+
+def test_output_error_fn_rejects_bad_input():
+    X, W = np.ones((8, 4)), np.ones((3, 4))
+    with pytest.raises(ValueError, match="features"):
+        output_error_fn(np.ones((8, 5)), W)
+    with pytest.raises(ValueError, match="2-D"):
+        output_error_fn(X, np.ones(4))
+    with pytest.raises(ValueError, match="shape"):
+        output_error_fn(X, W)(np.ones((3, 5)))
+    with pytest.raises(ValueError, match="NaN|finite"):
+        output_error_fn(X, W)(np.full((3, 4), np.nan))

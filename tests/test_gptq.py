@@ -169,3 +169,26 @@ def test_more_clear_errors(kwargs, error, message):
     args = {"W": np.ones((2, 128), np.float32), "H": np.eye(128)} | kwargs
     with pytest.raises(error, match=message):
         gptq_quantize(**args)
+
+
+def test_factor_cache_is_keyed_on_the_contents_of_H():
+    """gptq_quantize remembers the Cholesky factor of recent H: same H, same answer; changed H, new answer."""
+    from qlab import gptq
+
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((300, 64)) @ rng.standard_normal((64, 64))
+    H = gptq_hessian(X)
+    W = rng.standard_normal((16, 64)).astype(np.float32)
+    gptq._FACTORS.clear()
+    first, _ = gptq_quantize(W, H, bits=3, group_size=32)
+    assert len(gptq._FACTORS) == 1
+    again, _ = gptq_quantize(W, H, bits=3, group_size=32)
+    assert np.array_equal(first, again) and len(gptq._FACTORS) == 1
+    H[0, 0] *= 4.0  # the same array object, new contents: must not reuse the old factor
+    changed, _ = gptq_quantize(W, H, bits=3, group_size=32)
+    gptq._FACTORS.clear()
+    fresh, _ = gptq_quantize(W, H, bits=3, group_size=32)
+    assert np.array_equal(changed, fresh) and len(gptq._FACTORS) == 1
+    for _ in range(6):  # bounded: at most four factors are kept
+        gptq_quantize(W, gptq_hessian(rng.standard_normal((300, 64))), bits=4, group_size=32)
+    assert len(gptq._FACTORS) <= 4
