@@ -28,7 +28,7 @@ endif
 # JupyterLab refuses to start as root unless told it is fine (containers, classroom VMs).
 ROOT_FLAG = $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: install lab lab-tr test lint bench compare notebooks execute-notebooks site llama-cpp
+.PHONY: install lab lab-tr test lint bench compare notebooks execute-notebooks site llama-cpp openvino
 
 install: $(STAMP)
 
@@ -93,3 +93,8 @@ execute-notebooks: notebooks
 # files with it where it is installed; without it those cells say how to install it and skip.
 llama-cpp: $(STAMP)
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip install --disable-pip-version-check llama-cpp-python==0.3.36
+
+# Optional extra (lesson 10): OpenVINO + NNCF weight compression on CPU, ~250 MB, about 10 s from a
+# local index. Lesson 10's OpenVINO cell runs where it is installed and skips elsewhere.
+openvino: $(STAMP)
+	$(PY) -m pip install --disable-pip-version-check -r requirements-openvino.txt

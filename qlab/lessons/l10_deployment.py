@@ -1,6 +1,6 @@
 """Lesson 10 (deployment runtimes and choosing a format): helpers, exercises and the strings its cells show.
 
-DRAFT (helper l10): meant to become ``qlab/lessons/l10_deployment.py``. Importing it registers, once:
+Importing it registers, once:
 
 * the exercises ``10.matmulnbits_block`` (the learner writes ONNX Runtime's
   symmetric 4-bit block quantizer), ``10.mix_bpw`` (bits per weight of a
