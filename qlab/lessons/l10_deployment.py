@@ -254,7 +254,20 @@ def nncf_compress(onnx_path: str | Path, mode: str, group_size: int | None = Non
     """
     import nncf
     import openvino as ov
+    import rich
 
+    # NNCF draws rich progress bars; in a notebook rich turns them into (empty) output widgets.
+    previous_console = rich._console
+    rich.reconfigure(force_jupyter=False, file=io.StringIO())
+    try:
+        return _compress(nncf, ov, onnx_path, mode, group_size, threads)
+    finally:
+        rich._console = previous_console
+
+
+def _compress(
+    nncf: Any, ov: Any, onnx_path: str | Path, mode: str, group_size: int | None, threads: int
+) -> Any:
     with quiet():
         model = ov.convert_model(str(onnx_path))
         if mode != "none":
@@ -352,12 +365,12 @@ add_messages(
         # int8
         "l10.ops.row": {"en": "{name:28} {ops}", "tr": "{name:28} {ops}"},
         "l10.quality.header": {
-            "en": "file                          MB   mean cos   min cos   same neighbour",
-            "tr": "dosya                         MB   ort. kos.  en düşük  aynı komşu",
+            "en": "file                            MB   mean cos   min cos   same neighbour",
+            "tr": "dosya                           MB   ort. kos.  en düşük  aynı komşu",
         },
         "l10.quality.row": {
-            "en": "{name:26} {mb:>6}   {cos:>8}  {low:>8}   {nn:>8}",
-            "tr": "{name:26} {mb:>6}   {cos:>8}  {low:>8}   {nn:>8}",
+            "en": "{name:28} {mb:>6}   {cos:>8}  {low:>8}   {nn:>8}",
+            "tr": "{name:28} {mb:>6}   {cos:>8}  {low:>8}   {nn:>8}",
         },
         "l10.name.fp32": {"en": "fp32", "tr": "fp32"},
         "l10.name.int8_tensor": {"en": "INT8 dynamic, per tensor", "tr": "INT8 dinamik, tensör başına"},
@@ -390,8 +403,8 @@ add_messages(
         },
         # sizes
         "l10.size.row": {
-            "en": "{name:26} {mb:>6} MB  ({p} % of fp32)",
-            "tr": "{name:26} {mb:>6} MB  (fp32'nin %{p:'(s)I})",
+            "en": "{name:28} {mb:>6} MB  ({p} % of fp32)",
+            "tr": "{name:28} {mb:>6} MB  (fp32'nin %{p:'(s)I})",
         },
         "l10.size.embed": {
             "en": "word embedding 30,522 × 384 in fp32: {mb} MB, kept fp32 by MatMulNBits (it quantizes MatMuls only)",
@@ -402,7 +415,7 @@ add_messages(
             "en": "{n} sentences ({tok} real tokens, {pad} with padding), one thread, best of {r} runs:",
             "tr": "{n} cümle ({tok} gerçek token, dolgu ile {pad}), tek iş parçacığı, {r} çalıştırmanın en iyisi:",
         },
-        "l10.speed.row": {"en": "{name:26} {ms:>6} ms   ×{x}", "tr": "{name:26} {ms:>6} ms   ×{x}"},
+        "l10.speed.row": {"en": "{name:28} {ms:>6} ms   ×{x}", "tr": "{name:28} {ms:>6} ms   ×{x}"},
         "l10.name.torch": {"en": "PyTorch fp32", "tr": "PyTorch fp32"},
         "l10.name.ort32": {"en": "ONNX Runtime fp32", "tr": "ONNX Runtime fp32"},
         # widget
