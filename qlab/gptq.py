@@ -152,23 +152,24 @@ def _upper_cholesky_of_inverse(H: np.ndarray, damp: float) -> np.ndarray:
     return np.ascontiguousarray(lower_inv[::-1, ::-1])
 
 
-_FACTORS: dict[bytes, np.ndarray] = {}  # the last few factors, by a digest of the damped, ordered H
+_FACTORS: dict[bytes, np.ndarray] = {}  # recent factors, by a digest of the damped, ordered H
+_FACTOR_CACHE_BYTES = 256 * 2**20  # enough for every layer of MiniLM (150 MB) or a few SmolLM2 layers
 
 
 def _cached_factor(H: np.ndarray, damp: float) -> np.ndarray:
-    """:func:`_upper_cholesky_of_inverse`, remembered for the last four ``H``.
+    """:func:`_upper_cholesky_of_inverse`, remembered for recent ``H`` (at most 256 MB of factors).
 
-    Lessons quantize the same layer at several bit widths and group sizes; its
+    Lessons quantize the same layers at several bit widths and group sizes; a
     factor depends only on ``H`` (after damping and act-order), so a digest of
     those bytes finds it again. A copy is returned: callers may not alter the cache.
     """
-    key = hashlib.blake2b(np.ascontiguousarray(H).view(np.uint8), digest_size=16).digest() + H.shape[
-        0
-    ].to_bytes(4, "little")
+    key = hashlib.blake2b(np.ascontiguousarray(H).view(np.uint8), digest_size=16).digest()
+    key += H.shape[0].to_bytes(4, "little")
     if key not in _FACTORS:
-        if len(_FACTORS) >= 4:
-            _FACTORS.pop(next(iter(_FACTORS)))
-        _FACTORS[key] = _upper_cholesky_of_inverse(H, damp)
+        factor = _upper_cholesky_of_inverse(H, damp)
+        while _FACTORS and sum(f.nbytes for f in _FACTORS.values()) + factor.nbytes > _FACTOR_CACHE_BYTES:
+            _FACTORS.pop(next(iter(_FACTORS)))  # the oldest first
+        _FACTORS[key] = factor
     return _FACTORS[key].copy()
 
 

@@ -172,7 +172,7 @@ def test_more_clear_errors(kwargs, error, message):
 
 
 def test_factor_cache_is_keyed_on_the_contents_of_H():
-    """gptq_quantize remembers the Cholesky factor of recent H: same H, same answer; changed H, new answer."""
+    """gptq_quantize remembers the factors of recent H: same H, same answer; changed H, new answer; bounded."""
     from qlab import gptq
 
     rng = np.random.default_rng(11)
@@ -189,6 +189,12 @@ def test_factor_cache_is_keyed_on_the_contents_of_H():
     gptq._FACTORS.clear()
     fresh, _ = gptq_quantize(W, H, bits=3, group_size=32)
     assert np.array_equal(changed, fresh) and len(gptq._FACTORS) == 1
-    for _ in range(6):  # bounded: at most four factors are kept
-        gptq_quantize(W, gptq_hessian(rng.standard_normal((300, 64))), bits=4, group_size=32)
-    assert len(gptq._FACTORS) <= 4
+    limit = gptq._FACTOR_CACHE_BYTES
+    try:  # bounded by bytes: with room for three 64 x 64 factors, at most three are kept
+        gptq._FACTOR_CACHE_BYTES = 3 * 64 * 64 * 8
+        for _ in range(6):
+            gptq_quantize(W, gptq_hessian(rng.standard_normal((300, 64))), bits=4, group_size=32)
+        assert len(gptq._FACTORS) == 3
+    finally:
+        gptq._FACTOR_CACHE_BYTES = limit
+        gptq._FACTORS.clear()
