@@ -30,7 +30,7 @@ import numpy as np
 
 from qlab import ggml
 
-__all__ = ["TensorInfo", "GGUFSummary", "gguf_summary", "requantize_gguf"]
+__all__ = ["TensorInfo", "GGUFSummary", "open_gguf", "gguf_summary", "requantize_gguf"]
 
 
 @dataclass(frozen=True)
@@ -64,16 +64,51 @@ class GGUFSummary:
         return out
 
 
+_FAST_READER: Any = None
+
+
+def open_gguf(path: str | Path) -> Any:
+    """``gguf.GGUFReader(path)``, parsed about three times faster; the same fields and tensors.
+
+    gguf's reader slices its ``np.memmap`` once per metadata value, and every slice of
+    a memmap subclass costs a Python-level ``__array_finalize__``: SmolLM2's 49,152-token
+    vocabulary and its merges are ~250,000 slices (3.2 s on 2 cores, 1.1 s this way).
+    The subclass reads the same mapped bytes through a plain ``ndarray`` view; the
+    tensors' ``data`` are still views of the mapped file, nothing is copied.
+    """
+    global _FAST_READER
+    # The class itself (not gguf.GGUFReader): transformers' loads patch that name for a while.
+    from gguf.gguf_reader import GGUFReader
+
+    if _FAST_READER is None:
+
+        class FastGGUFReader(GGUFReader):
+            def _get(self, offset: int, dtype: Any, count: int = 1, override_order: Any = None) -> np.ndarray:
+                # gguf.GGUFReader._get (gguf 0.19), over a plain view of the memory map
+                plain = self.__dict__.get("_plain")
+                if plain is None:
+                    plain = self.__dict__["_plain"] = self.data.view(np.ndarray)
+                count = int(count)
+                itemsize = int(np.empty([], dtype=dtype).itemsize)
+                arr = plain[offset : offset + itemsize * count].view(dtype=dtype)[:count]
+                return arr.view(
+                    arr.dtype.newbyteorder(self.byte_order if override_order is None else override_order)
+                )
+
+        _FAST_READER = FastGGUFReader
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no GGUF file at {path}")
+    return _FAST_READER(path)
+
+
 def _reader(source: Any):
     """``(gguf module, GGUFReader)`` for a path or an already open reader (parsing takes seconds)."""
     import gguf
 
     if isinstance(source, gguf.GGUFReader):
         return gguf, source
-    path = Path(source)
-    if not path.is_file():
-        raise FileNotFoundError(f"no GGUF file at {path}")
-    return gguf, gguf.GGUFReader(path)
+    return gguf, open_gguf(source)
 
 
 def gguf_summary(source: Any, *, max_list: int = 8) -> GGUFSummary:

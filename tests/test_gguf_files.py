@@ -65,3 +65,21 @@ def test_errors(tmp_path, shipped):
         gguf_summary(tmp_path / "nope.gguf")
     with pytest.raises(ValueError, match="unknown type"):
         requantize_gguf(shipped, tmp_path / "x.gguf", "Q9_9")
+
+
+def test_open_gguf_reads_what_gguf_reads(shipped):
+    """The faster reader: the same fields (names, types, values) and the same tensors, byte for byte."""
+    from qlab.gguf_files import open_gguf
+
+    fast = open_gguf(shipped.data.filename)
+    assert isinstance(fast, gguf.GGUFReader) and list(fast.fields) == list(shipped.fields)
+    for name, field in shipped.fields.items():
+        other = fast.fields[name]
+        assert other.types == field.types and other.data == field.data
+        assert all(np.array_equal(a, b) for a, b in zip(other.parts, field.parts, strict=True))
+    assert [(t.name, t.tensor_type, t.data_offset) for t in fast.tensors] == [
+        (t.name, t.tensor_type, t.data_offset) for t in shipped.tensors
+    ]
+    assert all(np.array_equal(a.data, b.data) for a, b in zip(fast.tensors, shipped.tensors, strict=True))
+    with pytest.raises(FileNotFoundError, match="no GGUF file"):
+        open_gguf("/nonexistent/model.gguf")

@@ -151,6 +151,8 @@ def _parse_gguf_once():
     import gguf
     from transformers import modeling_gguf_pytorch_utils as hf_gguf
 
+    from qlab.gguf_files import open_gguf  # gguf's reader, parsed ~3x faster
+
     real_reader, real_name_map = gguf.GGUFReader, gguf.get_tensor_name_map
     real_tqdm = hf_gguf.tqdm
     readers: dict[tuple[str, str], Any] = {}
@@ -158,7 +160,7 @@ def _parse_gguf_once():
     def shared_reader(path: Any, mode: str = "r") -> Any:
         key = (str(Path(path).resolve()), mode)
         if key not in readers:
-            readers[key] = real_reader(path, mode)
+            readers[key] = open_gguf(path) if mode == "r" else real_reader(path, mode)
         return readers[key]
 
     gguf.GGUFReader = shared_reader
