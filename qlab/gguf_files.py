@@ -21,6 +21,7 @@ already quantized file stacks two roundings — lesson 09 measures how much.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +65,25 @@ class GGUFSummary:
         return out
 
 
-_FAST_READER: Any = None
+@functools.cache
+def _fast_reader_class() -> type:
+    """A ``gguf.GGUFReader`` whose ``_get`` slices a plain ``ndarray`` view of the memory map (built once)."""
+    # The class itself (not gguf.GGUFReader): transformers' loads patch that name for a while.
+    from gguf.gguf_reader import GGUFReader
+
+    class FastGGUFReader(GGUFReader):
+        def _get(self, offset: int, dtype: Any, count: int = 1, override_order: Any = None) -> np.ndarray:
+            # gguf.GGUFReader._get (gguf 0.19), over a plain view of the memory map
+            if not hasattr(self, "_plain"):
+                self._plain = self.data.view(np.ndarray)
+            count = int(count)
+            itemsize = int(np.empty([], dtype=dtype).itemsize)
+            arr = self._plain[offset : offset + itemsize * count].view(dtype=dtype)[:count]
+            return arr.view(
+                arr.dtype.newbyteorder(self.byte_order if override_order is None else override_order)
+            )
+
+    return FastGGUFReader
 
 
 def open_gguf(path: str | Path) -> Any:
@@ -76,30 +95,10 @@ def open_gguf(path: str | Path) -> Any:
     The subclass reads the same mapped bytes through a plain ``ndarray`` view; the
     tensors' ``data`` are still views of the mapped file, nothing is copied.
     """
-    global _FAST_READER
-    # The class itself (not gguf.GGUFReader): transformers' loads patch that name for a while.
-    from gguf.gguf_reader import GGUFReader
-
-    if _FAST_READER is None:
-
-        class FastGGUFReader(GGUFReader):
-            def _get(self, offset: int, dtype: Any, count: int = 1, override_order: Any = None) -> np.ndarray:
-                # gguf.GGUFReader._get (gguf 0.19), over a plain view of the memory map
-                plain = self.__dict__.get("_plain")
-                if plain is None:
-                    plain = self.__dict__["_plain"] = self.data.view(np.ndarray)
-                count = int(count)
-                itemsize = int(np.empty([], dtype=dtype).itemsize)
-                arr = plain[offset : offset + itemsize * count].view(dtype=dtype)[:count]
-                return arr.view(
-                    arr.dtype.newbyteorder(self.byte_order if override_order is None else override_order)
-                )
-
-        _FAST_READER = FastGGUFReader
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no GGUF file at {path}")
-    return _FAST_READER(path)
+    return _fast_reader_class()(path)
 
 
 def _reader(source: Any):
