@@ -28,7 +28,7 @@ endif
 # JupyterLab refuses to start as root unless told it is fine (containers, classroom VMs).
 ROOT_FLAG = $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: install lab lab-tr test lint bench compare notebooks execute-notebooks site llama-cpp openvino
+.PHONY: install lab lab-tr test portable lint bench compare notebooks execute-notebooks site llama-cpp openvino
 
 install: $(STAMP)
 
@@ -70,6 +70,13 @@ $(COMPARE_STAMP): $(STAMP) requirements-compare.txt
 # The site is built first: tests/test_site.py checks it (and skips where it was not built).
 test: $(STAMP) $(COMPARE_STAMP) site
 	$(PY) -m pytest tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+# The lessons again under other kernels' summation order (what another CPU does to float32 sums; see
+# docs/CONVENTIONS.md): `make portable NB="notebooks/en/08_gptq_awq.ipynb"` must pass like `make test`.
+NB ?= notebooks/en
+portable: $(STAMP)
+	MKL_CBWR=COMPATIBLE ATEN_CPU_CAPABILITY=avx2 OPENBLAS_CORETYPE=Haswell \
+	  $(PY) -m pytest $(NB) --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check qlab tests bench tools site

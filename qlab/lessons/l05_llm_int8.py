@@ -163,8 +163,9 @@ add_messages(
             "tr": "BitsAndBytesConfig(load_in_8bit)",
         },
         "l05.sim.check": {
-            "en": "float32 simulation vs exact int8/int32 product, largest difference / max|y|: {rel}",
-            "tr": "float32 benzetimi ile tam int8/int32 çarpımı arasındaki en büyük fark / maks|y|: {rel}",
+            "en": "float32 simulation vs exact int8/int32 product: largest difference / max|y| below {bound} (float32 rounding)",
+            "tr": "float32 benzetimi ile tam int8/int32 çarpımı: en büyük fark / maks|y|, {bound} değerinin altında "
+            "(float32 yuvarlaması)",
         },
         # bitsandbytes
         "l05.bnb.eval": {
@@ -233,7 +234,7 @@ add_messages(
 
 
 class SimulatedInt8Linear(nn.Module):
-    """LLM.int8() in float32: the codes are dequantized before the multiply.
+    """LLM.int8() in float32 (float64 inside ``qlab.models.in_float64``): the codes are dequantized before the multiply.
 
     ``W`` gets one absmax scale per output row. At run time ``X`` gets one scale
     per token (or one for the whole ``X`` with ``per_tensor=True``); values with
@@ -244,7 +245,8 @@ class SimulatedInt8Linear(nn.Module):
 
     def __init__(self, linear: nn.Linear, threshold: float = 6.0, *, per_tensor: bool = False) -> None:
         super().__init__()
-        W = linear.weight.detach().float()
+        W = linear.weight.detach()
+        W = W if W.dtype == torch.float64 else W.float()  # float64 inside qlab.models.in_float64
         sw = W.abs().amax(dim=1, keepdim=True)
         inv = torch.where(sw > 0, 127 / sw, torch.zeros_like(sw))
         self.register_buffer("w_hat", torch.round(W * inv) * (sw / 127), persistent=False)
@@ -253,7 +255,7 @@ class SimulatedInt8Linear(nn.Module):
         self.threshold, self.per_tensor = float(threshold), per_tensor
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        X = x.reshape(-1, self.in_features).float()
+        X = x.reshape(-1, self.in_features).to(self.w_hat.dtype)
         Xs = X
         cols = None
         if self.threshold > 0:

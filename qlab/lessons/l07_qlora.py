@@ -488,8 +488,9 @@ add_messages(
             "logitler eğitilmiş hâliyle tam olarak aynı: {same}",
         },
         "l07.merge.fp32": {
-            "en": "LoRA merged into fp32: {n} layers, largest logit change {diff}",
-            "tr": "fp32'ye birleştirilmiş LoRA: {n} katman, en büyük logit değişimi {diff}",
+            "en": "LoRA merged into fp32: {n} layers, largest logit change below {bound} (float rounding)",
+            "tr": "fp32'ye birleştirilmiş LoRA: {n} katman, en büyük logit değişimi {bound} değerinin altında "
+            "(kayan nokta yuvarlaması)",
         },
         "l07.merge.nf4": {
             "en": "QLoRA merged into NF4 ({n} layers): re-quantization error / size of the update: "

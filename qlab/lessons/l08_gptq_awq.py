@@ -162,7 +162,8 @@ def swapped_weights(model: torch.nn.Module, weights: Mapping[str, Any]) -> Itera
     old = {name: model.get_submodule(name).weight.data for name in weights}
     try:
         for name, w in weights.items():
-            model.get_submodule(name).weight.data = torch.as_tensor(np.asarray(w), dtype=torch.float32)
+            dtype = old[name].dtype  # float32, or float64 inside qlab.models.in_float64
+            model.get_submodule(name).weight.data = torch.as_tensor(np.asarray(w), dtype=dtype)
         yield
     finally:
         for name, w in old.items():

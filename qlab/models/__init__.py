@@ -10,6 +10,7 @@ module              main names
                     encode, embedding_agreement, model_footprint_bytes
 ``outliers``        find_outlier_features (LLM.int8() emergent features)
 ``capture``         capture_inputs (the real inputs of chosen Linear layers)
+``precision``       in_float64 (results that do not depend on the CPU)
 ==================  =====================================================
 
 Importing this package is cheap; torch and transformers load when a function runs.
@@ -50,6 +51,7 @@ _EXPORTS: dict[str, str] = {
     "OutlierReport": "outliers",
     "capture_inputs": "capture",
     "linear_names": "capture",
+    "in_float64": "precision",
 }
 
 __all__ = sorted(_EXPORTS)

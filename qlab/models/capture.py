@@ -69,7 +69,8 @@ def capture_inputs(
     received its input, so capturing the first two decoder layers of a 30-layer model
     costs two layers, not thirty. Only for models that call each chosen Linear once
     per forward pass (true of the transformers models in this course).
-    Returns ``{name: tensor of shape (tokens, in_features)}``, float32, on the CPU.
+    Returns ``{name: tensor of shape (tokens, in_features)}``, float32 (float64 for a model
+    inside :func:`qlab.models.in_float64`), on the CPU.
     """
     if not isinstance(stop_early, bool):
         raise TypeError(f"capture_inputs: stop_early must be True or False, got {stop_early!r}")
@@ -80,7 +81,8 @@ def capture_inputs(
     seen: set[str] = set()  # chosen layers already called in this forward pass
 
     def hook(name: str, module: nn.Linear, args: tuple[Any, ...]) -> None:
-        x = args[0].detach().reshape(-1, module.in_features).float().cpu()
+        x = args[0].detach().reshape(-1, module.in_features)
+        x = (x if x.dtype == torch.float64 else x.float()).cpu()  # float64 stays: see in_float64
         mask = mask_now[0]
         if mask is not None and mask.numel() == x.shape[0]:
             x = x[mask]

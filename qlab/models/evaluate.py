@@ -63,6 +63,11 @@ def _logits(model: Any, input_ids: torch.Tensor) -> torch.Tensor:
     return out if isinstance(out, torch.Tensor) else out.logits
 
 
+def _at_least_float32(logits: torch.Tensor) -> torch.Tensor:
+    """float16/bfloat16 logits go up to float32 for the softmax; float64 ones (``in_float64``) stay."""
+    return logits if logits.dtype == torch.float64 else logits.float()
+
+
 @torch.no_grad()
 def perplexity_from_ids(
     model: Any, token_ids: torch.Tensor | list[int], *, windows: int = 2, window_tokens: int = 256
@@ -79,7 +84,7 @@ def perplexity_from_ids(
             f"perplexity: the text has {ids.numel()} tokens, fewer than windows x window_tokens = {needed}"
         )
     batch = ids[:needed].view(windows, window_tokens)  # each row is one independent window
-    logits = _logits(model, batch).float()
+    logits = _at_least_float32(_logits(model, batch))
     # position t predicts token t+1
     nll = torch.nn.functional.cross_entropy(
         logits[:, :-1].reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1), reduction="sum"
@@ -150,7 +155,7 @@ def window_nll(model: Any, batch: torch.Tensor, *, batch_windows: int = 4) -> np
         raise ValueError(f"window_nll: need a (windows, tokens >= 2) batch, got shape {tuple(batch.shape)}")
     out = []
     for chunk in batch.split(batch_windows):
-        logits = _logits(model, chunk).float()
+        logits = _at_least_float32(_logits(model, chunk))
         nll = torch.nn.functional.cross_entropy(
             logits[:, :-1].reshape(-1, logits.shape[-1]), chunk[:, 1:].reshape(-1), reduction="none"
         )
