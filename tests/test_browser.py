@@ -322,12 +322,30 @@ def _lesson_page(browser, lab_url: str, workdir: Path, name: str):
         _shutdown_sessions(lab_url)
 
 
+def _settled_output(page, output, lab_url: str, path: str, expect_text: str) -> tuple[str, str]:
+    """Wait until the kernel is idle and the output area shows a plot and `expect_text`; return its text and
+    the plot's `src`. Both are read in one step inside the page: an interact output is cleared and drawn
+    again when it updates, and a separate `inner_text()` call can land in between and read ''."""
+    _wait_kernel_idle(lab_url, path, WIDGET_S)
+    settled = page.wait_for_function(
+        """([out, text]) => {
+            const img = out.querySelector('img');
+            const src = img ? img.getAttribute('src') : null;
+            const ready = src && src.startsWith('data:image/png') && out.innerText.includes(text);
+            return ready ? [out.innerText, src] : false;
+        }""",
+        arg=[output.element_handle(), expect_text],
+        timeout=WIDGET_S * 1000,
+    )
+    text, src = settled.json_value()
+    return text, src
+
+
 def _move_slider(page, interact, presses: int, lab_url: str, path: str, expect_text: str) -> str:
     """Press ArrowRight `presses` times on the widget's slider, wait until the kernel has redrawn the plot
     (a new image) and printed `expect_text`, and return the output area's new text."""
     output = interact.locator(".widget-output").first
-    src_before = output.locator("img").first.get_attribute("src")
-    assert src_before and src_before.startswith("data:image/png")
+    _, src_before = _settled_output(page, output, lab_url, path, "")
     handle = interact.locator(".widget-slider [role=slider], .widget-slider .noUi-handle").first
     handle.focus()
     for _ in range(presses):
@@ -340,8 +358,8 @@ def _move_slider(page, interact, presses: int, lab_url: str, path: str, expect_t
         arg=[output.element_handle(), src_before, expect_text],
         timeout=WIDGET_S * 1000,
     )
-    _wait_kernel_idle(lab_url, path, WIDGET_S)
-    return output.inner_text()
+    text, _ = _settled_output(page, output, lab_url, path, expect_text)
+    return text
 
 
 def test_welcome_lesson_slider_in_browser(lab, browser, workdir):
@@ -362,8 +380,7 @@ def test_welcome_lesson_slider_in_browser(lab, browser, workdir):
         output.locator("img").first.wait_for(state="visible")
         expect(readout).to_have_text("7")
         expect(output).to_contain_text("7B")
-        text_before = output.inner_text()
-        assert "7B" in text_before, text_before
+        text_before, _ = _settled_output(page, output, lab_url, path, "7B")
 
         # The kernel reruns memory_readout(12): new text and a new plot replace the old ones.
         text_after = _move_slider(page, interact, 5, lab_url, path, "12B")
