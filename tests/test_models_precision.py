@@ -83,3 +83,15 @@ def test_works_on_models_that_refuse_float():
     with in_float64(model):
         assert model.head.weight.dtype == torch.float64
     assert all(torch.equal(model.state_dict()[k], v) for k, v in before.items())
+
+
+def test_at_least_float32_keeps_float64_only():
+    from qlab.models.precision import at_least_float32
+
+    for dtype, expected in (
+        (torch.float16, torch.float32),
+        (torch.bfloat16, torch.float32),
+        (torch.float32, torch.float32),
+        (torch.float64, torch.float64),
+    ):
+        assert at_least_float32(torch.ones(2, dtype=dtype)).dtype == expected

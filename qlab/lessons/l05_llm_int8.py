@@ -36,6 +36,7 @@ from torch import nn
 import qlab
 from qlab.exercises import REGISTRY, choice, implementation, numeric, register, same_result
 from qlab.i18n import add_messages
+from qlab.models.precision import at_least_float32
 
 add_messages(
     {
@@ -245,8 +246,7 @@ class SimulatedInt8Linear(nn.Module):
 
     def __init__(self, linear: nn.Linear, threshold: float = 6.0, *, per_tensor: bool = False) -> None:
         super().__init__()
-        W = linear.weight.detach()
-        W = W if W.dtype == torch.float64 else W.float()  # float64 inside qlab.models.in_float64
+        W = at_least_float32(linear.weight.detach())  # float64 inside qlab.models.in_float64
         sw = W.abs().amax(dim=1, keepdim=True)
         inv = torch.where(sw > 0, 127 / sw, torch.zeros_like(sw))
         self.register_buffer("w_hat", torch.round(W * inv) * (sw / 127), persistent=False)

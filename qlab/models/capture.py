@@ -19,6 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from qlab.models.precision import at_least_float32
+
 __all__ = ["capture_inputs", "linear_names"]
 
 
@@ -81,8 +83,7 @@ def capture_inputs(
     seen: set[str] = set()  # chosen layers already called in this forward pass
 
     def hook(name: str, module: nn.Linear, args: tuple[Any, ...]) -> None:
-        x = args[0].detach().reshape(-1, module.in_features)
-        x = (x if x.dtype == torch.float64 else x.float()).cpu()  # float64 stays: see in_float64
+        x = at_least_float32(args[0].detach().reshape(-1, module.in_features)).cpu()
         mask = mask_now[0]
         if mask is not None and mask.numel() == x.shape[0]:
             x = x[mask]

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .precision import at_least_float32
 from .text import load_text
 
 TEXTS_FOR_PERPLEXITY = ("britannica", "hamlet")
@@ -61,11 +62,6 @@ CONFIDENCE = 0.95
 def _logits(model: Any, input_ids: torch.Tensor) -> torch.Tensor:
     out = model(input_ids=input_ids)
     return out if isinstance(out, torch.Tensor) else out.logits
-
-
-def _at_least_float32(logits: torch.Tensor) -> torch.Tensor:
-    """float16/bfloat16 logits go up to float32 for the softmax; float64 ones (``in_float64``) stay."""
-    return logits if logits.dtype == torch.float64 else logits.float()
 
 
 @torch.no_grad()
@@ -84,7 +80,7 @@ def perplexity_from_ids(
             f"perplexity: the text has {ids.numel()} tokens, fewer than windows x window_tokens = {needed}"
         )
     batch = ids[:needed].view(windows, window_tokens)  # each row is one independent window
-    logits = _at_least_float32(_logits(model, batch))
+    logits = at_least_float32(_logits(model, batch))
     # position t predicts token t+1
     nll = torch.nn.functional.cross_entropy(
         logits[:, :-1].reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1), reduction="sum"
@@ -155,7 +151,7 @@ def window_nll(model: Any, batch: torch.Tensor, *, batch_windows: int = 4) -> np
         raise ValueError(f"window_nll: need a (windows, tokens >= 2) batch, got shape {tuple(batch.shape)}")
     out = []
     for chunk in batch.split(batch_windows):
-        logits = _at_least_float32(_logits(model, chunk))
+        logits = at_least_float32(_logits(model, chunk))
         nll = torch.nn.functional.cross_entropy(
             logits[:, :-1].reshape(-1, logits.shape[-1]), chunk[:, 1:].reshape(-1), reduction="none"
         )

@@ -25,6 +25,11 @@ import torch
 from torch import nn
 
 
+def at_least_float32(t: torch.Tensor) -> torch.Tensor:
+    """``t`` as float32, unless it is float64 already (computed inside :func:`in_float64`): then it stays."""
+    return t if t.dtype == torch.float64 else t.float()
+
+
 @contextlib.contextmanager
 def in_float64(model: nn.Module) -> Iterator[nn.Module]:
     """Inside the ``with`` block every parameter and buffer of ``model`` is float64; afterwards float32 again.
